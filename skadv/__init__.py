@@ -1,0 +1,33 @@
+"""skadv: adversarial robustness and GAN data augmentation as scikit-learn estimators."""
+
+from importlib.metadata import version
+
+from skadv.attacks import FGSM, MIFGSM, PGD, Attack, FGSMRandomStart
+from skadv.metrics import RobustnessCurveDisplay, make_robust_scorer, robust_accuracy
+from skadv.plugins import (
+    get_attack,
+    get_gan,
+    get_objective,
+    list_attacks,
+    list_gans,
+    list_objectives,
+)
+
+__version__ = version("skadv")
+
+__all__ = [
+    "Attack",
+    "FGSM",
+    "FGSMRandomStart",
+    "MIFGSM",
+    "PGD",
+    "RobustnessCurveDisplay",
+    "get_attack",
+    "get_gan",
+    "get_objective",
+    "list_attacks",
+    "list_gans",
+    "list_objectives",
+    "make_robust_scorer",
+    "robust_accuracy",
+]

@@ -1,0 +1,73 @@
+"""The ``skadv`` command line: ``skadv plugins`` and ``skadv demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from skadv import __version__
+from skadv.exceptions import PluginWarning
+from skadv.plugins import get_registry
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
+    )
+
+
+def plugins_command(args: argparse.Namespace) -> int:
+    """Print every registered component with its plugin, and any plugin problems."""
+    with warnings.catch_warnings():  # the problems are listed below instead
+        warnings.simplefilter("ignore", PluginWarning)
+        registry = get_registry()
+    rows = [("NAME", "KIND", "PLUGIN", "DISTRIBUTION", "VERSION")]
+    for kind, components in registry.components.items():
+        for name in sorted(components):
+            plugin = components[name].plugin
+            rows.append((name, kind, plugin.name, plugin.distribution, plugin.version))
+    print(_table(rows))
+    if registry.problems:
+        print("\nProblems:")
+        for problem in registry.problems:
+            print(f"  {problem.plugin} ({problem.distribution}): {problem.message}")
+    return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """Run the demo on scikit-learn's bundled data and write the report."""
+    from skadv.demo import run_demo
+
+    run_demo(out=args.out, device=args.device, quick=args.quick, seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``skadv`` command."""
+    parser = argparse.ArgumentParser(
+        prog="skadv", description="Adversarial robustness and GAN augmentation for scikit-learn."
+    )
+    parser.add_argument("--version", action="version", version=f"skadv {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    plugins = commands.add_parser("plugins", help="list installed attacks, GANs and objectives")
+    plugins.set_defaults(func=plugins_command)
+    demo = commands.add_parser("demo", help="run the demo on bundled data and write a report")
+    demo.add_argument("--out", default="skadv-demo", help="output folder (default: skadv-demo)")
+    demo.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device")
+    demo.add_argument("--quick", action="store_true", help="smaller models, fewer epochs")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.set_defaults(func=demo_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``skadv`` console script."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

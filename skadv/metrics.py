@@ -1,0 +1,354 @@
+"""Robust accuracy, robust scorers for model selection, and the robustness curve display."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils.validation import check_is_fitted
+
+from skadv.exceptions import NotDifferentiableError
+from skadv.plugins import get_registry, resolve_attack
+
+
+class _LogProbabilities(torch.nn.Module):
+    """Turns a module that outputs probabilities into one that outputs log-probabilities.
+
+    Cross-entropy on log-probabilities equals the negative log-likelihood the module was
+    trained with, so attacks can treat the output as logits.
+    """
+
+    def __init__(self, module: torch.nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log(self.module(x).clamp_min(1e-12))
+
+
+def _gradient_free_attacks() -> list[str]:
+    components = get_registry().components["attack"]
+    return sorted(
+        name for name, c in components.items() if not getattr(c.factory, "needs_gradients", True)
+    )
+
+
+def _split_pipeline(estimator: Any, X: Any) -> tuple[Any, Any]:
+    """For a Pipeline, attack the final step in its own input space."""
+    if isinstance(estimator, Pipeline):
+        return estimator[-1], estimator[:-1].transform(X)
+    return estimator, X
+
+
+def logits_module(estimator: Any) -> torch.nn.Module:
+    """The fitted torch module of ``estimator``, returning logits (or log-probabilities).
+
+    Parameters
+    ----------
+    estimator : skorch NeuralNetClassifier or skadv estimator
+        A fitted classifier with a ``module_`` attribute.
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    module = getattr(estimator, "module_", None)
+    if not isinstance(module, torch.nn.Module):
+        check_is_fitted(estimator)
+        free = _gradient_free_attacks()
+        served = (
+            f"Gradient-free attacks that could serve it: {', '.join(free)}."
+            if free
+            else "No gradient-free attack is installed; a black-box attack plugin "
+            "(such as skadv-art's HopSkipJump) could serve it."
+        )
+        raise NotDifferentiableError(
+            f"{type(estimator).__name__} has no torch module, so gradient-based attacks "
+            f"cannot compute its input gradients. {served}"
+        )
+    if isinstance(getattr(estimator, "criterion_", None), torch.nn.NLLLoss):
+        return _LogProbabilities(module)
+    return module
+
+
+def class_indices(estimator: Any, y: Any) -> np.ndarray:
+    """Map labels ``y`` to column indices of ``estimator.classes_``."""
+    classes = np.asarray(estimator.classes_)
+    y = np.asarray(y)
+    unseen = np.setdiff1d(y, classes)
+    if unseen.size:
+        raise ValueError(
+            f"y contains labels never seen in fit: {unseen.tolist()[:10]}; "
+            f"the estimator knows {classes.tolist()[:20]}."
+        )
+    return np.searchsorted(classes, y)
+
+
+def _default_clip_values(estimator: Any, X: np.ndarray) -> tuple[float, float]:
+    fitted = getattr(estimator, "clip_values_", None)
+    if fitted is not None:
+        return fitted
+    return float(X.min()), float(X.max())
+
+
+def robust_accuracy(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    attack: Any = "pgd",
+    *,
+    eps: float | None = None,
+    clip_values: tuple | str | None = "auto",
+    batch_size: int = 256,
+    **attack_params: Any,
+) -> float:
+    """Accuracy of a fitted torch classifier on adversarial versions of ``X``.
+
+    Parameters
+    ----------
+    estimator : skorch NeuralNetClassifier, skadv estimator, or Pipeline ending in one
+        The fitted classifier. For a Pipeline the attack works in the input space of its
+        final step, so ``eps`` is measured after the preceding transforms.
+    X : array-like of shape (n_samples, ...)
+        Clean inputs.
+    y : array-like of shape (n_samples,)
+        True labels.
+    attack : str or Attack, default="pgd"
+        A registered attack name (see :func:`skadv.list_attacks`) or an attack object.
+    eps : float or None, default=None
+        Perturbation budget; ``None`` keeps the attack's own ``eps``.
+    clip_values : "auto", tuple (min, max) or None, default="auto"
+        Valid input range. ``"auto"`` takes the estimator's ``clip_values_`` when it has
+        one, else the range of ``X``; ``None`` disables clipping.
+    batch_size : int, default=256
+        Samples attacked at once; memory stays flat however large ``X`` is.
+    **attack_params
+        Further attack parameters, such as ``steps=20``.
+
+    Returns
+    -------
+    float
+        Fraction of samples still classified correctly after the attack.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from skadv import robust_accuracy
+    >>> X = np.random.RandomState(0).rand(60, 4).astype(np.float32)
+    >>> y = (X[:, 0] > 0.5).astype(np.int64)
+    >>> net = NeuralNetClassifier(torch.nn.Linear, module__in_features=4,
+    ...     module__out_features=2, criterion=torch.nn.CrossEntropyLoss,
+    ...     max_epochs=5, verbose=0, train_split=None).fit(X, y)
+    >>> 0.0 <= robust_accuracy(net, X, y, "fgsm", eps=0.05) <= 1.0
+    True
+    """
+    estimator, X = _split_pipeline(estimator, X)
+    module = logits_module(estimator)
+    X = check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
+    check_consistent_length(X, y)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    if isinstance(clip_values, str):
+        if clip_values != "auto":
+            raise ValueError(f"clip_values must be 'auto', (min, max) or None, got {clip_values!r}.")
+        clip_values = _default_clip_values(estimator, X)
+    attack_ = resolve_attack(attack, eps=eps, **attack_params)
+    if clip_values is not None:
+        attack_.set_params(clip_values=tuple(clip_values))
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None else torch.float32
+    targets = torch.as_tensor(class_indices(estimator, y), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    for start in range(0, len(X), batch_size):
+        xb = torch.as_tensor(X[start : start + batch_size], device=device, dtype=dtype)
+        yb = targets[start : start + batch_size]
+        x_adv = attack_.perturb(module, xb, yb)
+        with torch.no_grad():
+            correct += (module(x_adv).argmax(dim=1) == yb).sum()
+    return correct.item() / len(X)
+
+
+class RobustScorer:
+    """A scikit-learn scorer that returns :func:`robust_accuracy`; see :func:`make_robust_scorer`."""
+
+    def __init__(self, attack: Any, eps: float | None, batch_size: int, attack_params: dict):
+        self.attack = attack
+        self.eps = eps
+        self.batch_size = batch_size
+        self.attack_params = attack_params
+
+    def __call__(self, estimator: Any, X: Any, y: Any) -> float:
+        return robust_accuracy(
+            estimator,
+            X,
+            y,
+            self.attack,
+            eps=self.eps,
+            batch_size=self.batch_size,
+            **self.attack_params,
+        )
+
+    def __repr__(self) -> str:
+        params = "".join(f", {k}={v!r}" for k, v in self.attack_params.items())
+        return f"make_robust_scorer({self.attack!r}, eps={self.eps!r}{params})"
+
+
+def make_robust_scorer(
+    attack: Any = "pgd", *, eps: float | None = None, batch_size: int = 256, **attack_params: Any
+) -> RobustScorer:
+    """Make a scorer of robust accuracy for ``cross_val_score`` and ``GridSearchCV``.
+
+    Parameters
+    ----------
+    attack : str or Attack, default="pgd"
+        A registered attack name or an attack object.
+    eps : float or None, default=None
+        Perturbation budget; ``None`` keeps the attack's own ``eps``.
+    batch_size : int, default=256
+        Samples attacked at once.
+    **attack_params
+        Further attack parameters, such as ``steps=20``.
+
+    Returns
+    -------
+    RobustScorer
+        Callable as ``scorer(estimator, X, y)``; greater is better.
+
+    Examples
+    --------
+    >>> from skadv import make_robust_scorer
+    >>> make_robust_scorer("pgd", eps=0.1, steps=20)
+    make_robust_scorer('pgd', eps=0.1, steps=20)
+    """
+    resolve_attack(attack, eps=eps, **attack_params)  # fail now on a bad name or parameter
+    return RobustScorer(attack, eps, batch_size, attack_params)
+
+
+class RobustnessCurveDisplay:
+    """Accuracy against perturbation budget, in the shape of scikit-learn's displays.
+
+    Create it with :meth:`from_estimator`; ``plot`` draws it.
+
+    Parameters
+    ----------
+    eps : array-like of shape (n_points,)
+        Perturbation budgets.
+    accuracy : array-like of shape (n_points,)
+        Robust accuracy at each budget.
+    estimator_name : str or None, default=None
+        Legend label.
+    attack_name : str or None, default=None
+        Name of the attack, shown on the x axis.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skadv import RobustnessCurveDisplay
+    >>> disp = RobustnessCurveDisplay(eps=[0, 0.1], accuracy=[0.9, 0.4]).plot()
+    >>> disp.line_.get_ydata().tolist()
+    [0.9, 0.4]
+    """
+
+    def __init__(
+        self,
+        *,
+        eps: Sequence[float],
+        accuracy: Sequence[float],
+        estimator_name: str | None = None,
+        attack_name: str | None = None,
+    ):
+        self.eps = eps
+        self.accuracy = accuracy
+        self.estimator_name = estimator_name
+        self.attack_name = attack_name
+
+    def plot(self, ax: Any = None, *, name: str | None = None, **kwargs: Any) -> RobustnessCurveDisplay:
+        """Draw the curve.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on; a new figure is made when None.
+        name : str or None, default=None
+            Legend label, overriding ``estimator_name``.
+        **kwargs
+            Passed to ``ax.plot``.
+
+        Returns
+        -------
+        RobustnessCurveDisplay
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots()
+        label = name if name is not None else self.estimator_name
+        (self.line_,) = ax.plot(self.eps, self.accuracy, marker="o", label=label, **kwargs)
+        attack = f" ({self.attack_name})" if self.attack_name else ""
+        ax.set(xlabel=f"eps{attack}", ylabel="robust accuracy", ylim=(-0.02, 1.02))
+        if label is not None:
+            ax.legend(loc="lower left")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator: Any,
+        X: Any,
+        y: Any,
+        *,
+        eps: Sequence[float],
+        attack: Any = "pgd",
+        batch_size: int = 256,
+        ax: Any = None,
+        name: str | None = None,
+        **attack_params: Any,
+    ) -> RobustnessCurveDisplay:
+        """Measure robust accuracy at each ``eps`` and plot it.
+
+        Parameters
+        ----------
+        estimator : fitted torch classifier
+            As for :func:`robust_accuracy`.
+        X : array-like of shape (n_samples, ...)
+        y : array-like of shape (n_samples,)
+        eps : sequence of float
+            Perturbation budgets to evaluate.
+        attack : str or Attack, default="pgd"
+        batch_size : int, default=256
+        ax : matplotlib Axes or None, default=None
+        name : str or None, default=None
+            Legend label; defaults to the estimator's class name.
+        **attack_params
+            Further attack parameters.
+
+        Returns
+        -------
+        RobustnessCurveDisplay
+        """
+        eps = [float(e) for e in eps]
+        accuracy = [
+            robust_accuracy(estimator, X, y, attack, eps=e, batch_size=batch_size, **attack_params)
+            for e in eps
+        ]
+        display = cls(
+            eps=eps,
+            accuracy=accuracy,
+            estimator_name=name or type(estimator).__name__,
+            attack_name=attack if isinstance(attack, str) else type(attack).__name__,
+        )
+        return display.plot(ax=ax)

@@ -1,0 +1,339 @@
+"""The plugin manager, plugin loading and the registry of attacks, GANs and objectives.
+
+Built-in components live in :mod:`skadv.default_plugins` and are registered through the
+same hooks as third-party plugins, which are discovered through the ``skadv`` entry-point
+group. Loading happens once, lazily, on the first registry look-up.
+
+The environment variable ``SKADV_PLUGINS`` chooses which external plugins load: unset
+loads all of them, an empty string loads none, and a comma-separated list loads only the
+plugins named (by entry-point or distribution name).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import warnings
+from dataclasses import dataclass, field
+from functools import partial
+from importlib.metadata import entry_points, version
+from typing import Any
+
+import pluggy
+from sklearn.base import clone
+
+from skadv import hookspecs
+from skadv.exceptions import PluginWarning
+
+ENTRY_POINT_GROUP = "skadv"
+ENV_VAR = "SKADV_PLUGINS"
+DEFAULT_PLUGINS = ("skadv.default_plugins.attacks",)
+HOOKS = {
+    "attack": "skadv_register_attacks",
+    "gan": "skadv_register_gans",
+    "objective": "skadv_register_objectives",
+}
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A loaded plugin and the distribution that installed it."""
+
+    name: str
+    distribution: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Component:
+    """One attack, GAN or objective, and the plugin that registered it."""
+
+    kind: str
+    name: str
+    factory: Any
+    plugin: Plugin
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """A plugin that failed to import, raised in its hook or registered a taken name."""
+
+    plugin: str
+    distribution: str
+    message: str
+
+
+@dataclass
+class Registry:
+    """Every component registered by the loaded plugins, and the problems met on the way."""
+
+    plugins: list[Plugin] = field(default_factory=list)
+    components: dict[str, dict[str, Component]] = field(
+        default_factory=lambda: {kind: {} for kind in HOOKS}
+    )
+    problems: list[PluginProblem] = field(default_factory=list)
+
+    def report(self, plugin: str, distribution: str, message: str) -> None:
+        self.problems.append(PluginProblem(plugin, distribution, message))
+        warnings.warn(
+            f"skadv plugin {plugin!r} ({distribution}): {message}", PluginWarning, stacklevel=4
+        )
+
+    def add(self, kind: str, plugin: Plugin, name: str, factory: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a {kind} name must be a non-empty string, got {name!r}")
+        if not callable(factory):
+            raise TypeError(f"{kind} {name!r} must be a class or callable, got {factory!r}")
+        taken = self.components[kind].get(name)
+        if taken is not None:
+            self.report(
+                plugin.name,
+                plugin.distribution,
+                f"{kind} {name!r} is already provided by plugin {taken.plugin.name!r}; "
+                "this registration is ignored",
+            )
+            return
+        self.components[kind][name] = Component(kind, name, factory, plugin)
+
+
+_manager: pluggy.PluginManager | None = None
+_registry: Registry | None = None
+
+
+def _wanted_plugins() -> set[str] | None:
+    value = os.environ.get(ENV_VAR)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _load_external(pm: pluggy.PluginManager, registry: Registry) -> None:
+    wanted = _wanted_plugins()
+    seen: set[str] = set()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist_name = ep.dist.name if ep.dist is not None else "unknown"
+        dist_version = ep.dist.version if ep.dist is not None else "unknown"
+        if wanted is not None and not wanted & {ep.name, dist_name}:
+            continue
+        seen.update({ep.name, dist_name})
+        try:
+            module = ep.load()
+            pm.register(module, name=ep.name)
+        except Exception as exc:  # a broken plugin must not break skadv
+            registry.report(ep.name, dist_name, f"failed to load: {type(exc).__name__}: {exc}")
+            continue
+        registry.plugins.append(Plugin(ep.name, dist_name, dist_version))
+    for missing in sorted((wanted or set()) - seen):
+        registry.report(missing, "not installed", f"{ENV_VAR} names it, but no such plugin is installed")
+
+
+def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
+    by_name = {plugin.name: plugin for plugin in registry.plugins}
+    for kind, hook_name in HOOKS.items():
+        # registration order: built-ins first, so they keep their names in a clash
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            plugin = by_name[impl.plugin_name]
+            try:
+                impl.function(register=partial(registry.add, kind, plugin))
+            except Exception as exc:  # isolate the plugin, keep the others
+                registry.report(
+                    plugin.name,
+                    plugin.distribution,
+                    f"raised in {hook_name}: {type(exc).__name__}: {exc}",
+                )
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """Return the plugin manager, loading the built-in and external plugins once.
+
+    Returns
+    -------
+    pluggy.PluginManager
+        The manager for the ``skadv`` project name.
+    """
+    _load()
+    assert _manager is not None
+    return _manager
+
+
+def _load() -> Registry:
+    global _manager, _registry
+    if _registry is not None:
+        return _registry
+    pm = pluggy.PluginManager("skadv")
+    pm.add_hookspecs(hookspecs)
+    registry = Registry()
+    skadv_version = version("skadv")
+    for module_name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+        registry.plugins.append(Plugin(module_name, "skadv", skadv_version))
+    _load_external(pm, registry)
+    _collect(pm, registry)
+    _manager, _registry = pm, registry
+    return registry
+
+
+def get_registry() -> Registry:
+    """Return the registry of every component the loaded plugins registered.
+
+    Returns
+    -------
+    Registry
+        Plugins, components by kind, and load problems.
+    """
+    return _load()
+
+
+def _lookup(kind: str, name: str) -> Component:
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} must be a registered {kind} name (str), got {name!r}")
+    components = _load().components[kind]
+    if name in components:
+        return components[name]
+    available = ", ".join(sorted(components)) or "none"
+    close = difflib.get_close_matches(name, list(components), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"Unknown {kind} {name!r}.{hint} Available {kind}s: {available}.")
+
+
+def _create(kind: str, name: str, params: dict[str, Any]) -> Any:
+    component = _lookup(kind, name)
+    try:
+        return component.factory(**params)
+    except TypeError as exc:
+        accepted = getattr(component.factory, "_get_param_names", lambda: [])()
+        hint = f" Valid parameters: {', '.join(accepted)}." if accepted else ""
+        raise TypeError(f"Invalid parameters for {kind} {name!r}: {exc}.{hint}") from exc
+
+
+def list_attacks() -> list[str]:
+    """Names of the registered attacks, sorted.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import skadv
+    >>> "pgd" in skadv.list_attacks()
+    True
+    """
+    return sorted(_load().components["attack"])
+
+
+def get_attack(name: str, **params: Any) -> Any:
+    """Create the attack registered under ``name`` with ``params``.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_attacks`.
+    **params
+        Parameters of the attack, such as ``eps`` or ``steps``.
+
+    Returns
+    -------
+    Attack
+        A new, unfitted attack object.
+
+    Raises
+    ------
+    ValueError
+        If no attack is registered under ``name``; the message lists the available ones.
+
+    Examples
+    --------
+    >>> import skadv
+    >>> skadv.get_attack("pgd", eps=0.05, steps=5)
+    PGD(eps=0.05, steps=5)
+    """
+    return _create("attack", name, params)
+
+
+def list_gans() -> list[str]:
+    """Names of the registered GAN architectures, sorted.
+
+    Returns
+    -------
+    list of str
+    """
+    return sorted(_load().components["gan"])
+
+
+def get_gan(name: str, **params: Any) -> Any:
+    """Create the GAN architecture registered under ``name`` with ``params``.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_gans`.
+    **params
+        Hyperparameters of the architecture.
+
+    Returns
+    -------
+    object
+        A new GAN architecture object.
+    """
+    return _create("gan", name, params)
+
+
+def list_objectives() -> list[str]:
+    """Names of the registered adversarial training objectives, sorted.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import skadv
+    >>> skadv.list_objectives()[:2]
+    ['madry', 'trades']
+    """
+    return sorted(_load().components["objective"])
+
+
+def get_objective(name: str, **params: Any) -> Any:
+    """Create the training objective registered under ``name`` with ``params``.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_objectives`.
+    **params
+        Parameters of the objective.
+
+    Returns
+    -------
+    Objective
+    """
+    return _create("objective", name, params)
+
+
+def resolve_attack(attack: Any, **params: Any) -> Any:
+    """Turn an attack name or attack object into a new attack object with ``params`` set.
+
+    Parameters
+    ----------
+    attack : str or Attack
+        A registered name, or an attack object, which is cloned and left untouched.
+    **params
+        Parameters to set on the attack; ``None`` values are skipped.
+
+    Returns
+    -------
+    Attack
+    """
+    params = {key: value for key, value in params.items() if value is not None}
+    if isinstance(attack, str):
+        return get_attack(attack, **params)
+    if not hasattr(attack, "perturb") or not hasattr(attack, "set_params"):
+        raise TypeError(
+            "attack must be a registered attack name or an attack object with "
+            f"perturb() and set_params(), got {attack!r}. Available attacks: "
+            f"{', '.join(list_attacks())}."
+        )
+    return clone(attack).set_params(**params)

@@ -1,0 +1,3 @@
+"""A test plugin that cannot be imported."""
+
+import skadv_missing_dependency  # noqa: F401

@@ -1,0 +1,139 @@
+"""Robust accuracy, the robust scorer in model selection, and the robustness curve display."""
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from skorch import NeuralNetClassifier
+
+from skadv import PGD, RobustnessCurveDisplay, make_robust_scorer, robust_accuracy
+from skadv.exceptions import NotDifferentiableError
+
+from .conftest import MLP
+
+matplotlib.use("Agg")
+
+
+def manual_robust_accuracy(net, X, y, eps):
+    module = net.module_
+    x = torch.as_tensor(X)
+    x_adv = PGD(eps=eps, random_start=False, clip_values=(0.0, 1.0)).perturb(
+        module, x, torch.as_tensor(y)
+    )
+    with torch.no_grad():
+        return (module(x_adv).argmax(1).numpy() == y).mean()
+
+
+def test_robust_accuracy_matches_attack_and_is_batched(plain_net, digits):
+    _, X_test, _, y_test = digits
+    clean = plain_net.score(X_test, y_test)
+    robust = robust_accuracy(plain_net, X_test, y_test, "pgd", eps=0.1, random_start=False,
+                             clip_values=(0.0, 1.0))
+    small_batches = robust_accuracy(plain_net, X_test, y_test, "pgd", eps=0.1,
+                                    random_start=False, clip_values=(0.0, 1.0), batch_size=7)
+    assert robust == pytest.approx(manual_robust_accuracy(plain_net, X_test, y_test, 0.1))
+    assert robust == pytest.approx(small_batches)
+    assert robust < clean - 0.3
+    assert robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.0) == pytest.approx(clean)
+
+
+def test_default_clip_values_come_from_the_data(plain_net, digits):
+    _, X_test, _, y_test = digits
+    # X_test spans [0, 1], so "auto" equals giving (0, 1)
+    a = robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.2)
+    b = robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.2, clip_values=(0.0, 1.0))
+    c = robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.2, clip_values=None)
+    assert a == b
+    assert c <= a
+
+
+def test_probability_output_nets_are_attacked_through_log(digits):
+    X_train, X_test, y_train, y_test = digits
+
+    class SoftmaxMLP(MLP):
+        def forward(self, x):
+            return torch.softmax(super().forward(x), dim=1)
+
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(SoftmaxMLP, max_epochs=10, lr=0.5, train_split=None, verbose=0)
+    net.fit(X_train, y_train)
+    assert robust_accuracy(net, X_test, y_test, "pgd", eps=0.1) < net.score(X_test, y_test) - 0.3
+
+
+def test_unseen_labels_are_named(digits):
+    X_train, X_test, y_train, y_test = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"])
+    net = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=1,
+                              train_split=None, verbose=0)
+    net.fit(X_train, y_train)
+    with pytest.raises(ValueError, match="never seen in fit: \\['eight', 'five'"):
+        robust_accuracy(net, X_test, names[y_test], eps=0.1)
+
+
+def test_bad_input_names_the_parameter(plain_net, digits):
+    _, X_test, _, y_test = digits
+    X_nan = X_test.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        robust_accuracy(plain_net, X_nan, y_test, eps=0.1)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        robust_accuracy(plain_net, X_test, y_test[:-1], eps=0.1)
+    with pytest.raises(ValueError, match="'eps' parameter of PGD must be a float in the range"):
+        robust_accuracy(plain_net, X_test, y_test, eps=-1.0)
+    with pytest.raises(ValueError, match="Unknown attack 'pgdd'"):
+        make_robust_scorer("pgdd", eps=0.1)
+
+
+def test_inputs_are_not_mutated(plain_net, digits):
+    _, X_test, _, y_test = digits
+    X_copy, y_copy = X_test.copy(), y_test.copy()
+    robust_accuracy(plain_net, X_test, y_test, eps=0.1)
+    np.testing.assert_array_equal(X_test, X_copy)
+    np.testing.assert_array_equal(y_test, y_copy)
+
+
+def test_estimator_without_gradients_gets_a_clear_error(digits):
+    X_train, X_test, y_train, y_test = digits
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X_train, y_train)
+    with pytest.raises(NotDifferentiableError, match="RandomForestClassifier has no torch module"):
+        robust_accuracy(forest, X_test, y_test, eps=0.1)
+
+
+def test_scorer_in_cross_val_score_and_grid_search(digits):
+    X_train, _, y_train, _ = digits
+    net = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=3, lr=0.05,
+                              train_split=None, verbose=0)
+    scorer = make_robust_scorer("fgsm", eps=0.05)
+    scores = cross_val_score(net, X_train[:600], y_train[:600], cv=2, scoring=scorer)
+    assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
+
+    pipe = Pipeline([("scale", FunctionTransformer()), ("net", net)])
+    search = GridSearchCV(
+        pipe,
+        {"net__lr": [0.001, 0.1]},
+        scoring={"accuracy": "accuracy", "robust": make_robust_scorer("pgd", eps=0.05, steps=3)},
+        refit="robust",
+        cv=2,
+    )
+    search.fit(X_train[:600], y_train[:600])
+    assert set(search.cv_results_) >= {"mean_test_accuracy", "mean_test_robust"}
+    robust = search.cv_results_["mean_test_robust"]
+    assert search.best_index_ == int(np.argmax(robust))
+
+
+def test_robustness_curve_display(plain_net, digits):
+    _, X_test, _, y_test = digits
+    display = RobustnessCurveDisplay.from_estimator(
+        plain_net, X_test[:200], y_test[:200], eps=[0.0, 0.05, 0.1], attack="fgsm", name="plain"
+    )
+    acc = display.accuracy
+    assert acc[0] >= acc[1] >= acc[2]
+    assert display.line_.get_label() == "plain"
+    assert display.ax_.get_xlabel() == "eps (fgsm)"
+    assert display.figure_ is display.ax_.figure
+    np.testing.assert_allclose(display.line_.get_ydata(), acc)
