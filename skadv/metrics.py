@@ -155,7 +155,9 @@ def robust_accuracy(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
     if isinstance(clip_values, str):
         if clip_values != "auto":
-            raise ValueError(f"clip_values must be 'auto', (min, max) or None, got {clip_values!r}.")
+            raise ValueError(
+                f"clip_values must be 'auto', (min, max) or None, got {clip_values!r}."
+            )
         clip_values = _default_clip_values(estimator, X)
     attack_ = resolve_attack(attack, eps=eps, **attack_params)
     if clip_values is not None:
@@ -175,7 +177,7 @@ def robust_accuracy(
 
 
 class RobustScorer:
-    """A scikit-learn scorer that returns :func:`robust_accuracy`; see :func:`make_robust_scorer`."""
+    """Scorer returning :func:`robust_accuracy`; made by :func:`make_robust_scorer`."""
 
     def __init__(self, attack: Any, eps: float | None, batch_size: int, attack_params: dict):
         self.attack = attack
@@ -274,7 +276,9 @@ class RobustnessCurveDisplay:
         self.estimator_name = estimator_name
         self.attack_name = attack_name
 
-    def plot(self, ax: Any = None, *, name: str | None = None, **kwargs: Any) -> RobustnessCurveDisplay:
+    def plot(
+        self, ax: Any = None, *, name: str | None = None, **kwargs: Any
+    ) -> RobustnessCurveDisplay:
         """Draw the curve.
 
         Parameters

@@ -125,7 +125,9 @@ def _load_external(pm: pluggy.PluginManager, registry: Registry) -> None:
             continue
         registry.plugins.append(Plugin(ep.name, dist_name, dist_version))
     for missing in sorted((wanted or set()) - seen):
-        registry.report(missing, "not installed", f"{ENV_VAR} names it, but no such plugin is installed")
+        registry.report(
+            missing, "not installed", f"{ENV_VAR} names it, but no such plugin is installed"
+        )
 
 
 def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:

@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from art.attacks.evasion import FastGradientMethod, MomentumIterativeMethod, ProjectedGradientDescent
+from art.attacks.evasion import (
+    FastGradientMethod,
+    MomentumIterativeMethod,
+    ProjectedGradientDescent,
+)
 from art.estimators.classification import PyTorchClassifier
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
@@ -107,9 +111,14 @@ def test_sklearn_params_clone_and_registry(cls):
     assert params["eps"] == 0.2
     copy = clone(attack).set_params(eps=0.3)
     assert copy.eps == 0.3 and attack.eps == 0.2
-    assert type(skadv.get_attack(
-        {FGSM: "fgsm", FGSMRandomStart: "fgsm-rs", PGD: "pgd", MIFGSM: "mi-fgsm"}[cls]
-    )) is cls
+    assert (
+        type(
+            skadv.get_attack(
+                {FGSM: "fgsm", FGSMRandomStart: "fgsm-rs", PGD: "pgd", MIFGSM: "mi-fgsm"}[cls]
+            )
+        )
+        is cls
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,7 +154,10 @@ def test_bad_inputs(model, batch):
 
 def art_classifier(model):
     return PyTorchClassifier(
-        model, loss=torch.nn.CrossEntropyLoss(), input_shape=(10,), nb_classes=3,
+        model,
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=(10,),
+        nb_classes=3,
         clip_values=(0.0, 1.0),
     )
 
@@ -167,14 +179,26 @@ def test_agrees_with_art(norm, eps, step, targeted, model, batch):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
     expected = ProjectedGradientDescent(
-        clf, norm=art_norm, eps=eps, eps_step=step, max_iter=10, num_random_init=0,
-        targeted=targeted, verbose=False,
+        clf,
+        norm=art_norm,
+        eps=eps,
+        eps_step=step,
+        max_iter=10,
+        num_random_init=0,
+        targeted=targeted,
+        verbose=False,
     ).generate(x.numpy(), y=y.numpy(), mask=mask)
     got = PGD(**common, steps=10, step_size=step, random_start=False, feature_mask=mask)
     np.testing.assert_allclose(got.perturb(model, x, y).numpy(), expected, atol=1e-5)
 
     expected = MomentumIterativeMethod(
-        clf, norm=art_norm, eps=eps, eps_step=step, max_iter=10, decay=1.0, targeted=targeted,
+        clf,
+        norm=art_norm,
+        eps=eps,
+        eps_step=step,
+        max_iter=10,
+        decay=1.0,
+        targeted=targeted,
         verbose=False,
     ).generate(x.numpy(), y=y.numpy())
     got = MIFGSM(**common, steps=10, step_size=step, decay=1.0).perturb(model, x, y).numpy()

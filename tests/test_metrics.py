@@ -31,10 +31,19 @@ def manual_robust_accuracy(net, X, y, eps):
 def test_robust_accuracy_matches_attack_and_is_batched(plain_net, digits):
     _, X_test, _, y_test = digits
     clean = plain_net.score(X_test, y_test)
-    robust = robust_accuracy(plain_net, X_test, y_test, "pgd", eps=0.1, random_start=False,
-                             clip_values=(0.0, 1.0))
-    small_batches = robust_accuracy(plain_net, X_test, y_test, "pgd", eps=0.1,
-                                    random_start=False, clip_values=(0.0, 1.0), batch_size=7)
+    robust = robust_accuracy(
+        plain_net, X_test, y_test, "pgd", eps=0.1, random_start=False, clip_values=(0.0, 1.0)
+    )
+    small_batches = robust_accuracy(
+        plain_net,
+        X_test,
+        y_test,
+        "pgd",
+        eps=0.1,
+        random_start=False,
+        clip_values=(0.0, 1.0),
+        batch_size=7,
+    )
     assert robust == pytest.approx(manual_robust_accuracy(plain_net, X_test, y_test, 0.1))
     assert robust == pytest.approx(small_batches)
     assert robust < clean - 0.3
@@ -66,10 +75,12 @@ def test_probability_output_nets_are_attacked_through_log(digits):
 
 def test_unseen_labels_are_named(digits):
     X_train, X_test, y_train, y_test = digits
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
-                      "nine"])
-    net = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=1,
-                              train_split=None, verbose=0)
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
+    net = NeuralNetClassifier(
+        MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=1, train_split=None, verbose=0
+    )
     net.fit(X_train, y_train)
     with pytest.raises(ValueError, match="never seen in fit: \\['eight', 'five'"):
         robust_accuracy(net, X_test, names[y_test], eps=0.1)
@@ -106,8 +117,9 @@ def test_estimator_without_gradients_gets_a_clear_error(digits):
 
 def test_scorer_in_cross_val_score_and_grid_search(digits):
     X_train, _, y_train, _ = digits
-    net = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=3, lr=0.05,
-                              train_split=None, verbose=0)
+    net = NeuralNetClassifier(
+        MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=3, lr=0.05, train_split=None, verbose=0
+    )
     scorer = make_robust_scorer("fgsm", eps=0.05)
     scores = cross_val_score(net, X_train[:600], y_train[:600], cv=2, scoring=scorer)
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))

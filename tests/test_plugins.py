@@ -91,9 +91,10 @@ def test_broken_plugins_are_isolated_and_reported_by_name(plugin_site):
     problems = dict(data["problems"])
     assert "ModuleNotFoundError" in problems["broken-import"]
     assert "hook exploded" in problems["broken-hook"]
-    assert "'fgsm' is already provided by plugin 'skadv.default_plugins.attacks'" in problems[
-        "duplicate"
-    ]
+    assert (
+        "'fgsm' is already provided by plugin 'skadv.default_plugins.attacks'"
+        in problems["duplicate"]
+    )
     # everything else keeps working: built-ins win, the duplicate's other name stays
     assert data["attacks"]["fgsm"][1] == "skadv"
     assert data["attacks"]["fgsm-copy"][0] == "duplicate"
@@ -121,7 +122,10 @@ def test_cli_plugins_table(plugin_site):
     env = {**os.environ, "PYTHONPATH": str(plugin_site)}
     env.pop("SKADV_PLUGINS", None)
     out = subprocess.run(
-        [sys.executable, "-m", "skadv.cli", "plugins"], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "skadv.cli", "plugins"],
+        env=env,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
     header, *rows = out.split("\n\nProblems:")[0].splitlines()
@@ -134,7 +138,7 @@ def test_cli_plugins_table(plugin_site):
 def test_every_hook_is_documented():
     specs = [f for name, f in inspect.getmembers(hookspecs) if name.startswith("skadv_")]
     assert len(specs) == 3
-    readme = (skadv.plugins.__file__.rsplit("/skadv/", 1)[0] + "/README.md")
+    readme = skadv.plugins.__file__.rsplit("/skadv/", 1)[0] + "/README.md"
     text = open(readme).read()
     for spec in specs:
         assert spec.__doc__ and spec.__doc__.strip()

@@ -256,9 +256,7 @@ class Attack(BaseEstimator, ABC):
         if self.clip_values is None:
             return None
         if len(self.clip_values) != 2:
-            raise ValueError(
-                f"clip_values must be a pair (min, max), got {self.clip_values!r}."
-            )
+            raise ValueError(f"clip_values must be a pair (min, max), got {self.clip_values!r}.")
         low, high = (
             torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=x.dtype, device=x.device)
             for v in self.clip_values

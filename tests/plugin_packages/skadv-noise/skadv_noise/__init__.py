@@ -1,7 +1,5 @@
 """A well-behaved test plugin: registers a random-noise attack."""
 
-import torch
-
 from skadv.attacks import Attack
 from skadv.hookspecs import hookimpl
 
