@@ -3,6 +3,7 @@
 from importlib.metadata import version
 
 from skadv.attacks import FGSM, MIFGSM, PGD, Attack, FGSMRandomStart
+from skadv.callbacks import RobustScoring
 from skadv.metrics import RobustnessCurveDisplay, make_robust_scorer, robust_accuracy
 from skadv.plugins import (
     get_attack,
@@ -12,15 +13,18 @@ from skadv.plugins import (
     list_gans,
     list_objectives,
 )
+from skadv.trainer import AdversarialTrainer
 
 __version__ = version("skadv")
 
 __all__ = [
+    "AdversarialTrainer",
     "Attack",
     "FGSM",
     "FGSMRandomStart",
     "MIFGSM",
     "PGD",
+    "RobustScoring",
     "RobustnessCurveDisplay",
     "get_attack",
     "get_gan",

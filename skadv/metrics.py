@@ -162,15 +162,40 @@ def robust_accuracy(
     attack_ = resolve_attack(attack, eps=eps, **attack_params)
     if clip_values is not None:
         attack_.set_params(clip_values=tuple(clip_values))
+    return attacked_accuracy(module, X, class_indices(estimator, y), attack_, batch_size)
+
+
+def attacked_accuracy(
+    module: torch.nn.Module, X: np.ndarray, targets: np.ndarray, attack: Any, batch_size: int
+) -> float:
+    """Accuracy of ``module`` on ``attack``'s versions of validated ``X``, in batches.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Returns logits.
+    X : ndarray of shape (n_samples, ...)
+        Finite float inputs.
+    targets : ndarray of shape (n_samples,)
+        Class indices.
+    attack : Attack
+        A configured attack object.
+    batch_size : int
+        Samples attacked at once.
+
+    Returns
+    -------
+    float
+    """
     param = next(module.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None else torch.float32
-    targets = torch.as_tensor(class_indices(estimator, y), device=device)
+    targets = torch.as_tensor(targets, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     for start in range(0, len(X), batch_size):
         xb = torch.as_tensor(X[start : start + batch_size], device=device, dtype=dtype)
         yb = targets[start : start + batch_size]
-        x_adv = attack_.perturb(module, xb, yb)
+        x_adv = attack.perturb(module, xb, yb)
         with torch.no_grad():
             correct += (module(x_adv).argmax(dim=1) == yb).sum()
     return correct.item() / len(X)

@@ -28,7 +28,7 @@ from skadv.exceptions import PluginWarning
 
 ENTRY_POINT_GROUP = "skadv"
 ENV_VAR = "SKADV_PLUGINS"
-DEFAULT_PLUGINS = ("skadv.default_plugins.attacks",)
+DEFAULT_PLUGINS = ("skadv.default_plugins.attacks", "skadv.default_plugins.objectives")
 HOOKS = {
     "attack": "skadv_register_attacks",
     "gan": "skadv_register_gans",
@@ -339,3 +339,35 @@ def resolve_attack(attack: Any, **params: Any) -> Any:
             f"{', '.join(list_attacks())}."
         )
     return clone(attack).set_params(**params)
+
+
+def resolve_objective(objective: Any, shared: dict[str, Any], **params: Any) -> Any:
+    """Turn an objective name or object into a new objective object.
+
+    Parameters
+    ----------
+    objective : str or Objective
+        A registered name, or an objective object, which is cloned and left untouched.
+    shared : dict
+        Estimator-level parameters (such as ``ratio`` and ``beta``), set only on
+        objectives that take them.
+    **params
+        Objective parameters, all of which must be accepted.
+
+    Returns
+    -------
+    Objective
+    """
+    if isinstance(objective, str):
+        accepted = getattr(_lookup("objective", objective).factory, "_get_param_names", list)()
+        shared = {k: v for k, v in shared.items() if k in accepted}
+        return get_objective(objective, **shared, **params)
+    if not hasattr(objective, "loss") or not hasattr(objective, "set_params"):
+        raise TypeError(
+            "objective must be a registered objective name or an object with loss() and "
+            f"set_params(), got {objective!r}. Available objectives: "
+            f"{', '.join(list_objectives())}."
+        )
+    accepted = objective.get_params(deep=False)
+    shared = {k: v for k, v in shared.items() if k in accepted}
+    return clone(objective).set_params(**shared, **params)

@@ -11,6 +11,9 @@ from skorch import NeuralNetClassifier
 
 PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
 
+# test distributions are installed by the plugin_site fixture, never collected
+collect_ignore = ["plugin_packages"]
+
 
 class MLP(torch.nn.Module):
     """A small classifier of flat inputs that returns logits."""

@@ -1,0 +1,84 @@
+"""skorch callbacks: robust accuracy per epoch, to guard against robust overfitting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from skorch.callbacks import Callback
+from skorch.utils import data_from_dataset, to_numpy
+
+from skadv.metrics import attacked_accuracy
+from skadv.plugins import resolve_attack
+
+
+class RobustScoring(Callback):
+    """Record robust accuracy on the validation split after every epoch.
+
+    The score goes into ``net.history`` under ``name``, with ``name + "_best"`` marking
+    the best epoch so far, so skorch's ``EarlyStopping(monitor=name,
+    lower_is_better=False)`` and ``Checkpoint(monitor=name + "_best")`` keep the most
+    robust epoch and catch catastrophic or robust overfitting.
+
+    Parameters
+    ----------
+    attack : str or Attack, default="pgd"
+        The attack that judges robustness.
+    eps : float or None, default=None
+        Perturbation budget; ``None`` uses the net's ``eps``.
+    name : str, default="valid_robust_acc"
+        History key.
+    on_train : bool, default=False
+        Score the training split instead of the validation split.
+    batch_size : int, default=256
+        Samples attacked at once.
+    attack_params : dict or None, default=None
+        Further attack parameters, such as ``{"steps": 10}``.
+
+    Examples
+    --------
+    >>> from skadv import RobustScoring
+    >>> RobustScoring("pgd", eps=0.1, attack_params={"steps": 5}).name
+    'valid_robust_acc'
+    """
+
+    def __init__(
+        self,
+        attack: Any = "pgd",
+        eps: float | None = None,
+        name: str = "valid_robust_acc",
+        on_train: bool = False,
+        batch_size: int = 256,
+        attack_params: dict | None = None,
+    ):
+        self.attack = attack
+        self.eps = eps
+        self.name = name
+        self.on_train = on_train
+        self.batch_size = batch_size
+        self.attack_params = attack_params
+
+    def initialize(self) -> RobustScoring:
+        self.best_score_ = -np.inf
+        return self
+
+    def on_epoch_end(
+        self, net: Any, dataset_train: Any = None, dataset_valid: Any = None, **kwargs: Any
+    ) -> None:
+        dataset = dataset_train if self.on_train else dataset_valid
+        if dataset is None:
+            return
+        X, y = data_from_dataset(dataset)
+        attack = resolve_attack(
+            self.attack,
+            **(self.attack_params or {}),
+            eps=self.eps if self.eps is not None else getattr(net, "eps", None),
+            clip_values=getattr(net, "clip_values_", None),
+            feature_mask=getattr(net, "feature_mask", None),
+        )
+        score = attacked_accuracy(net.module_, np.asarray(X), to_numpy(y), attack, self.batch_size)
+        is_best = score > self.best_score_
+        if is_best:
+            self.best_score_ = score
+        net.history.record(self.name, score)
+        net.history.record(self.name + "_best", bool(is_best))

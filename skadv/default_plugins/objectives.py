@@ -1,0 +1,10 @@
+"""Registers the built-in training objectives."""
+
+from skadv.hookspecs import hookimpl
+from skadv.objectives import TRADES, Madry
+
+
+@hookimpl
+def skadv_register_objectives(register):
+    register("madry", Madry)
+    register("trades", TRADES)

@@ -1,0 +1,101 @@
+"""Adversarial training objectives: what loss a training batch contributes.
+
+An objective is a small scikit-learn style object with one method,
+``loss(net, X, y) -> (loss, y_pred)``, called by :class:`~skadv.AdversarialTrainer` for
+every training batch with ``X`` and ``y`` already on the training device. It crafts
+adversarial examples through ``net.craft(X, y, loss_fn=None)`` and computes predictions
+through ``net.infer``. Objectives are registered by name through the
+``skadv_register_objectives`` hook.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from numbers import Real
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+
+
+class Objective(BaseEstimator, ABC):
+    """Base class of training objectives."""
+
+    _parameter_constraints: ClassVar[dict] = {}
+
+    @abstractmethod
+    def loss(self, net: Any, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the training loss of the batch and the predictions to log."""
+
+
+class Madry(Objective):
+    """Train on adversarial examples (Madry et al. 2018).
+
+    Parameters
+    ----------
+    ratio : float, default=1.0
+        Fraction of each batch replaced by adversarial examples; 1.0 is Madry et al.,
+        0.5 mixes clean and adversarial samples half and half (Goodfellow et al. 2015).
+
+    Examples
+    --------
+    >>> from skadv.objectives import Madry
+    >>> Madry(ratio=0.5)
+    Madry(ratio=0.5)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {"ratio": [Interval(Real, 0, 1, closed="both")]}
+
+    def __init__(self, ratio: float = 1.0):
+        self.ratio = ratio
+
+    def loss(self, net: Any, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n_adv = round(self.ratio * len(X))
+        if n_adv:
+            X = torch.cat([net.craft(X[:n_adv], y[:n_adv]), X[n_adv:]])
+        y_pred = net.infer(X)
+        return net.get_loss(y_pred, y, X=X, training=True), y_pred
+
+
+class TRADES(Objective):
+    """TRADES (Zhang et al. 2019): clean cross-entropy plus ``beta`` times the KL divergence
+    between the predictions on clean and adversarial inputs.
+
+    The attack maximizes that KL divergence, so it needs a random start (PGD's default).
+
+    Parameters
+    ----------
+    beta : float, default=6.0
+        Weight of the robustness term; larger trades clean accuracy for robustness.
+
+    Examples
+    --------
+    >>> from skadv.objectives import TRADES
+    >>> TRADES(beta=1.0)
+    TRADES(beta=1.0)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {"beta": [Interval(Real, 0, None, closed="left")]}
+
+    def __init__(self, beta: float = 6.0):
+        self.beta = beta
+
+    def loss(self, net: Any, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        module = net.module_
+        module.eval()
+        with torch.no_grad():
+            p_clean = F.softmax(module(X), dim=1)
+        module.train()
+
+        def kl(logits: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
+            return F.kl_div(F.log_softmax(logits, dim=1), p_clean, reduction="sum")
+
+        X_adv = net.craft(X, y, loss_fn=kl)
+        y_pred = net.infer(X)
+        natural = net.get_loss(y_pred, y, X=X, training=True)
+        robust = F.kl_div(
+            F.log_softmax(module(X_adv), dim=1), F.softmax(y_pred, dim=1), reduction="batchmean"
+        )
+        return natural + self.beta * robust, y_pred

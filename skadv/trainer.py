@@ -1,0 +1,384 @@
+"""AdversarialTrainer: adversarial training as a skorch / scikit-learn classifier."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import HasMethods, Interval, validate_parameter_constraints
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+
+from skadv.plugins import resolve_attack, resolve_objective
+
+
+def _index_accuracy(net: Any, X: Any, y: Any) -> float:
+    """Accuracy against encoded targets, for skorch's per-epoch validation scoring.
+
+    ``X`` is a skorch dataset here, so the unvalidated skorch prediction path is used.
+    """
+    y_proba = NeuralNetClassifier.predict_proba(net, X)
+    return float(np.mean(y_proba.argmax(axis=1) == np.asarray(y)))
+
+
+class AdversarialTrainer(NeuralNetClassifier):
+    """A skorch classifier trained on adversarial examples crafted per batch.
+
+    Every skorch feature keeps working (``device``, callbacks, ``train_split``,
+    ``history``, ``Checkpoint``, ``warm_start``, ``partial_fit``, ``compile``). For every
+    training batch the objective asks the attack for adversarial examples, crafted on the
+    training device with the module in eval mode and no parameter gradients accumulated.
+
+    Parameters
+    ----------
+    module : torch module class or instance
+        Maps a batch of shape (n_samples, ...) to logits of shape (n_samples, n_classes).
+    attack : str or Attack, default="pgd"
+        A registered attack name (see :func:`skadv.list_attacks`) or an attack object.
+        Its parameters are nested: ``attack__steps=7``.
+    eps : float, default=0.1
+        The threat model's perturbation budget; it overrides the attack's own ``eps``.
+    objective : str or Objective, default="madry"
+        ``"madry"`` (train on adversarial examples) or ``"trades"``, or any registered
+        objective name (see :func:`skadv.list_objectives`), or an objective object.
+        Further objective parameters are nested: ``objective__...``.
+    ratio : float, default=1.0
+        Fraction of each batch replaced by adversarial examples, for objectives that take
+        it (``"madry"``).
+    beta : float, default=6.0
+        Weight of the robustness term, for objectives that take it (``"trades"``).
+    clip_values : tuple (min, max) or None, default=None
+        Valid input range. ``None`` takes the minimum and maximum of the training data.
+    feature_mask : array-like or None, default=None
+        Broadcastable to one sample; zero where the attacker may not change a feature.
+    random_state : int or None, default=None
+        Seeds weight initialization, shuffling and attack random starts during ``fit``
+        without touching torch's global generator; the same value gives the same model
+        on CPU.
+    criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
+        Loss on logits.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+    lr : float, default=0.001
+    **kwargs
+        Any other skorch ``NeuralNetClassifier`` parameter (``max_epochs``,
+        ``batch_size``, ``device``, ``callbacks``, ``train_split``, ``module__*`` ...).
+
+    Attributes
+    ----------
+    attack_ : Attack
+        The attack used in the last fit, with ``eps`` and ``clip_values`` filled in.
+    objective_ : Objective
+        The objective used in the last fit.
+    clip_values_ : tuple (min, max)
+        The valid input range used in the last fit.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in fit.
+    n_features_in_ : int
+        Features (or channels, for image input) seen in fit.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skadv import AdversarialTrainer
+    >>> X = np.random.RandomState(0).rand(100, 4).astype(np.float32)
+    >>> y = (X[:, 0] > 0.5).astype(int)
+    >>> clf = AdversarialTrainer(torch.nn.Linear, module__in_features=4,
+    ...     module__out_features=2, attack="fgsm-rs", eps=0.05, max_epochs=3,
+    ...     train_split=None, verbose=0, random_state=0)
+    >>> clf.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    prefixes_: ClassVar[list[str]] = NeuralNetClassifier.prefixes_ + ["attack", "objective"]
+
+    _parameter_constraints: ClassVar[dict] = {
+        "attack": [str, HasMethods(["perturb", "set_params"])],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "objective": [str, HasMethods(["loss"])],
+        "ratio": [Interval(Real, 0, 1, closed="both")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "clip_values": [tuple, list, None],
+        "feature_mask": ["array-like", None],
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+    }
+
+    def __init__(
+        self,
+        module: Any,
+        *,
+        attack: Any = "pgd",
+        eps: float = 0.1,
+        objective: Any = "madry",
+        ratio: float = 1.0,
+        beta: float = 6.0,
+        clip_values: tuple | None = None,
+        feature_mask: Any = None,
+        random_state: int | None = None,
+        criterion: Any = torch.nn.CrossEntropyLoss,
+        optimizer: Any = torch.optim.Adam,
+        lr: float = 0.001,
+        **kwargs: Any,
+    ):
+        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr, **kwargs)
+        self.attack = attack
+        self.eps = eps
+        self.objective = objective
+        self.ratio = ratio
+        self.beta = beta
+        self.clip_values = clip_values
+        self.feature_mask = feature_mask
+        self.random_state = random_state
+
+    @property
+    def _default_callbacks(self) -> list:
+        callbacks = dict(super()._default_callbacks)
+        callbacks["valid_acc"] = EpochScoring(
+            _index_accuracy, name="valid_acc", lower_is_better=False
+        )
+        return list(callbacks.items())
+
+    def _validate_hyperparams(self) -> None:
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
+        if not (
+            isinstance(self.criterion, type)
+            and issubclass(self.criterion, torch.nn.CrossEntropyLoss)
+        ) and not isinstance(self.criterion, torch.nn.CrossEntropyLoss):
+            raise ValueError(
+                "criterion must be torch.nn.CrossEntropyLoss (or a subclass): "
+                f"AdversarialTrainer attacks modules that return logits; got {self.criterion!r}."
+            )
+
+    @contextlib.contextmanager
+    def _seeded(self) -> Iterator[None]:
+        if self.random_state is None:
+            yield
+            return
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.random_state)
+            yield
+
+    def _check_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        reset = not hasattr(self, "clip_values_")
+        X, y = validate_data(self, X, y, reset=reset, allow_nd=True, dtype=np.float32)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if reset:
+            if not hasattr(self, "classes_inferred_"):
+                known = y if self.classes is None else self.classes
+                self.classes_inferred_ = np.unique(np.asarray(known))
+            self.clip_values_ = (
+                tuple(self.clip_values) if self.clip_values else (float(X.min()), float(X.max()))
+            )
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels never seen in the first fit: {unseen.tolist()[:10]}; "
+                f"known classes are {self.classes_.tolist()[:20]}."
+            )
+        return X, np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _get_param_names(self) -> list[str]:
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
+
+    def initialize_adversary(self) -> AdversarialTrainer:
+        """Build ``attack_`` and ``objective_`` from the current parameters.
+
+        Called at the start of every ``fit`` and ``partial_fit``, so parameters changed
+        with ``set_params`` (``eps``, ``attack__steps``, ``ratio``...) take effect.
+
+        Returns
+        -------
+        self
+        """
+        self.attack_ = resolve_attack(
+            self.attack,
+            **self.get_params_for("attack"),
+            eps=self.eps,
+            clip_values=self.clip_values_,
+            feature_mask=self.feature_mask,
+        )
+        self.attack_._validate_params()
+        self.objective_ = resolve_objective(
+            self.objective,
+            shared={"ratio": self.ratio, "beta": self.beta},
+            **self.get_params_for("objective"),
+        )
+        if hasattr(self.objective_, "_validate_params"):
+            self.objective_._validate_params()
+        return self
+
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> AdversarialTrainer:
+        """Train the module adversarially; see skorch's ``NeuralNet.fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Finite floating-point training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels of any type scikit-learn accepts.
+        **fit_params
+            Not supported: attacks call the module with the input alone, so passing
+            any (``sample_weight`` included) raises a TypeError.
+
+        Returns
+        -------
+        self
+        """
+        restart = not self.warm_start or not self.initialized_
+        if restart:
+            for name in ("classes_inferred_", "clip_values_", "n_features_in_"):
+                self.__dict__.pop(name, None)
+        return self._fit(X, y, restart=restart, _routing_method="fit", **fit_params)
+
+    def partial_fit(
+        self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any
+    ) -> AdversarialTrainer:
+        """Train for ``max_epochs`` more epochs without re-initializing the module.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+        y : array-like of shape (n_samples,)
+        classes : array-like or None, default=None
+            Every class label, needed in the first call when ``y`` lacks some; later
+            calls must only use these labels.
+        **fit_params
+            Not supported, as in :meth:`fit`.
+
+        Returns
+        -------
+        self
+        """
+        if classes is not None and not hasattr(self, "classes_inferred_"):
+            self.classes_inferred_ = np.unique(np.asarray(classes))
+        return self._fit(X, y, restart=not self.initialized_, **fit_params)
+
+    def _fit(self, X: Any, y: Any, *, restart: bool, **fit_params: Any) -> AdversarialTrainer:
+        unsupported = sorted(set(fit_params) - {"_routing_method"})
+        if unsupported:
+            raise TypeError(
+                f"{type(self).__name__}.fit got unsupported arguments {unsupported}: attacks "
+                "call the module with the input alone, so fit parameters such as "
+                "sample_weight or extra forward arguments are not supported."
+            )
+        self._validate_hyperparams()
+        X, y = self._check_data(X, y)
+        with self._seeded():
+            if restart:
+                self.initialize()
+            self._check_output_width(X[:1])
+            self.initialize_adversary()
+            return NeuralNetClassifier.partial_fit(self, X, y, **fit_params)
+
+    def initialize_module(self) -> AdversarialTrainer:
+        """Initialize ``module_``, passing ``n_classes`` when the module takes it.
+
+        A module class whose ``__init__`` has an ``n_classes`` parameter gets the number
+        of classes found in ``y`` unless ``module__n_classes`` is set.
+
+        Returns
+        -------
+        self
+        """
+        kwargs = self.get_params_for("module")
+        if (
+            isinstance(self.module, type)
+            and "n_classes" in inspect.signature(self.module).parameters
+            and "n_classes" not in kwargs
+            and hasattr(self, "classes_inferred_")
+        ):
+            kwargs["n_classes"] = len(self.classes_inferred_)
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def _check_output_width(self, X: np.ndarray) -> None:
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            out = module(torch.as_tensor(X, device=self.device))
+        module.train(was_training)
+        n_classes = len(self.classes_)
+        if out.ndim != 2 or out.shape[1] != n_classes:
+            raise ValueError(
+                f"The module returns outputs of shape {tuple(out.shape)}, but y has "
+                f"{n_classes} classes: it must return logits of shape (n_samples, "
+                f"{n_classes}). Give the module n_classes={n_classes} (module__n_classes)."
+            )
+
+    def check_data(self, X: Any, y: Any) -> None:
+        """Labels were encoded in ``fit``; keep the classes found there."""
+
+    def craft(self, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Any = None) -> torch.Tensor:
+        """Adversarial versions of a batch already on the training device.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, ...)
+        y : torch.Tensor of shape (n_samples,)
+            Encoded class indices.
+        loss_fn : callable or None, default=None
+            ``loss_fn(logits, y)`` for the attack to maximize; cross-entropy if None.
+
+        Returns
+        -------
+        torch.Tensor
+        """
+        return self.attack_.run(self.module_, X, y, loss_fn=loss_fn)
+
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
+        """One optimization step on the objective's (adversarial) loss."""
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi, yi = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
+        loss, y_pred = self.objective_.loss(self, Xi, yi)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of shape (n_samples, n_classes), in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "clip_values_")
+        X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+        return super().predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        y_proba = self.predict_proba(X)
+        return self.classes_[y_proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags

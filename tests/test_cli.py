@@ -1,0 +1,63 @@
+"""The command line: --version, and the demo end to end on bundled data."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import skadv
+from skadv.cli import main
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"skadv {skadv.__version__}"
+
+
+def test_console_script_is_installed():
+    out = subprocess.run(["skadv", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"skadv {skadv.__version__}"
+
+
+def test_demo_quick_writes_report_and_results(tmp_path):
+    out = tmp_path / "demo"
+    subprocess.run(
+        [sys.executable, "-m", "skadv.cli", "demo", "--quick", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    results = json.loads((out / "results.json").read_text())
+    for figure in results["figures"]:
+        assert (out / figure).stat().st_size > 5000
+        assert f'src="{figure}"' in (out / "report.html").read_text()
+    models = results["models"]
+    assert set(models) == {"undefended", "madry-pgd", "trades", "fast-fgsm-rs"}
+    eps = str(results["config"]["eps"])
+    undefended = models["undefended"]["robust_accuracy_art"]
+    for name in ("madry-pgd", "trades", "fast-fgsm-rs"):
+        assert models[name]["robust_accuracy_art"] > undefended + 0.2
+        assert (
+            models[name]["robust_accuracy_skadv"][eps]
+            > models["undefended"]["robust_accuracy_skadv"][eps]
+        )
+    assert results["versions"]["skadv"] == skadv.__version__
+    assert results["seed"] == 0 and results["device"] == "cpu"
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the message on a machine without CUDA"
+)
+def test_demo_on_cuda_without_cuda_fails_fast(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "skadv.cli", "demo", "--device", "cuda", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "CUDA is not available here" in result.stderr and "--device cpu" in result.stderr
+    assert list(tmp_path.iterdir()) == []
