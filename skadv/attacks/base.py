@@ -257,17 +257,17 @@ class Attack(BaseEstimator, ABC):
             return None
         if len(self.clip_values) != 2:
             raise ValueError(f"clip_values must be a pair (min, max), got {self.clip_values!r}.")
-        low, high = (
-            torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=x.dtype, device=x.device)
-            for v in self.clip_values
-        )
-        if not (torch.isfinite(low).all() and torch.isfinite(high).all()):
+        low, high = (np.asarray(v, dtype=np.float64) for v in self.clip_values)
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
             raise ValueError(f"clip_values must be finite, got {self.clip_values!r}.")
-        if (low > high).any():
+        if np.any(low > high):
             raise ValueError(
                 f"clip_values must be (min, max) with min <= max, got {self.clip_values!r}."
             )
-        return low, high
+        return (
+            torch.as_tensor(low, dtype=x.dtype, device=x.device),
+            torch.as_tensor(high, dtype=x.dtype, device=x.device),
+        )
 
     def _mask_tensor(self, x: torch.Tensor) -> torch.Tensor | None:
         if self.feature_mask is None:

@@ -1,0 +1,21 @@
+"""Robust accuracy and scorers, the robustness curve display, and synthetic-data quality."""
+
+from skadv.metrics.display import RobustnessCurveDisplay
+from skadv.metrics.robust import (
+    RobustScorer,
+    attacked_accuracy,
+    class_indices,
+    logits_module,
+    make_robust_scorer,
+    robust_accuracy,
+)
+
+__all__ = [
+    "RobustScorer",
+    "RobustnessCurveDisplay",
+    "attacked_accuracy",
+    "class_indices",
+    "logits_module",
+    "make_robust_scorer",
+    "robust_accuracy",
+]

@@ -1,0 +1,134 @@
+"""The robustness curve display, in the shape of scikit-learn's displays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from skadv.metrics.robust import robust_accuracy
+
+
+class RobustnessCurveDisplay:
+    """Accuracy against perturbation budget, in the shape of scikit-learn's displays.
+
+    Create it with :meth:`from_estimator`; ``plot`` draws it.
+
+    Parameters
+    ----------
+    eps : array-like of shape (n_points,)
+        Perturbation budgets.
+    accuracy : array-like of shape (n_points,)
+        Robust accuracy at each budget.
+    estimator_name : str or None, default=None
+        Legend label.
+    attack_name : str or None, default=None
+        Name of the attack, shown on the x axis.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skadv import RobustnessCurveDisplay
+    >>> disp = RobustnessCurveDisplay(eps=[0, 0.1], accuracy=[0.9, 0.4]).plot()
+    >>> disp.line_.get_ydata().tolist()
+    [0.9, 0.4]
+    """
+
+    def __init__(
+        self,
+        *,
+        eps: Sequence[float],
+        accuracy: Sequence[float],
+        estimator_name: str | None = None,
+        attack_name: str | None = None,
+    ):
+        self.eps = eps
+        self.accuracy = accuracy
+        self.estimator_name = estimator_name
+        self.attack_name = attack_name
+
+    def plot(
+        self, ax: Any = None, *, name: str | None = None, **kwargs: Any
+    ) -> RobustnessCurveDisplay:
+        """Draw the curve.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on; a new figure is made when None.
+        name : str or None, default=None
+            Legend label, overriding ``estimator_name``.
+        **kwargs
+            Passed to ``ax.plot``.
+
+        Returns
+        -------
+        RobustnessCurveDisplay
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots()
+        label = name if name is not None else self.estimator_name
+        (self.line_,) = ax.plot(self.eps, self.accuracy, marker="o", label=label, **kwargs)
+        attack = f" ({self.attack_name})" if self.attack_name else ""
+        ax.set(xlabel=f"eps{attack}", ylabel="robust accuracy", ylim=(-0.02, 1.02))
+        if label is not None:
+            ax.legend(loc="lower left")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator: Any,
+        X: Any,
+        y: Any,
+        *,
+        eps: Sequence[float],
+        attack: Any = "pgd",
+        batch_size: int = 256,
+        ax: Any = None,
+        name: str | None = None,
+        **attack_params: Any,
+    ) -> RobustnessCurveDisplay:
+        """Measure robust accuracy at each ``eps`` and plot it.
+
+        Parameters
+        ----------
+        estimator : fitted torch classifier
+            As for :func:`robust_accuracy`.
+        X : array-like of shape (n_samples, ...)
+        y : array-like of shape (n_samples,)
+        eps : sequence of float
+            Perturbation budgets to evaluate.
+        attack : str or Attack, default="pgd"
+        batch_size : int, default=256
+        ax : matplotlib Axes or None, default=None
+        name : str or None, default=None
+            Legend label; defaults to the estimator's class name.
+        **attack_params
+            Further attack parameters.
+
+        Returns
+        -------
+        RobustnessCurveDisplay
+        """
+        eps = [float(e) for e in eps]
+        accuracy = [
+            robust_accuracy(estimator, X, y, attack, eps=e, batch_size=batch_size, **attack_params)
+            for e in eps
+        ]
+        display = cls(
+            eps=eps,
+            accuracy=accuracy,
+            estimator_name=name or type(estimator).__name__,
+            attack_name=attack if isinstance(attack, str) else type(attack).__name__,
+        )
+        return display.plot(ax=ax)
