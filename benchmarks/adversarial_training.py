@@ -74,17 +74,30 @@ def train_plain(X, y, device, seed):
 
 def train_skadv(X, y, device, seed):
     clf = AdversarialTrainer(
-        Net, attack="pgd", eps=EPS, attack__steps=STEPS, attack__step_size=STEP,
-        max_epochs=EPOCHS, batch_size=BATCH, lr=LR, train_split=None, verbose=0,
-        device=device, random_state=seed,
+        Net,
+        attack="pgd",
+        eps=EPS,
+        attack__steps=STEPS,
+        attack__step_size=STEP,
+        max_epochs=EPOCHS,
+        batch_size=BATCH,
+        lr=LR,
+        train_split=None,
+        verbose=0,
+        device=device,
+        random_state=seed,
     )
     return clf.fit(X, y).module_.eval()
 
 
 def art_classifier(model, device):
     return PyTorchClassifier(
-        model, loss=torch.nn.CrossEntropyLoss(), optimizer=torch.optim.Adam(model.parameters(),
-        lr=LR), input_shape=(64,), nb_classes=10, clip_values=(0.0, 1.0),
+        model,
+        loss=torch.nn.CrossEntropyLoss(),
+        optimizer=torch.optim.Adam(model.parameters(), lr=LR),
+        input_shape=(64,),
+        nb_classes=10,
+        clip_values=(0.0, 1.0),
         device_type="gpu" if device.startswith("cuda") else "cpu",
     )
 
@@ -94,8 +107,13 @@ def train_art(X, y, device, seed):
     np.random.seed(seed)
     model = Net()
     trainer = AdversarialTrainerMadryPGD(
-        art_classifier(model, device), nb_epochs=EPOCHS, batch_size=BATCH, eps=EPS,
-        eps_step=STEP, max_iter=STEPS, num_random_init=1,
+        art_classifier(model, device),
+        nb_epochs=EPOCHS,
+        batch_size=BATCH,
+        eps=EPS,
+        eps_step=STEP,
+        max_iter=STEPS,
+        num_random_init=1,
     )
     trainer.fit(X, y)
     return model.eval()
@@ -103,7 +121,11 @@ def train_art(X, y, device, seed):
 
 def judge(model, X, y, device):
     attack = ProjectedGradientDescent(
-        art_classifier(model, device), eps=EPS, eps_step=STEP, max_iter=20, num_random_init=0,
+        art_classifier(model, device),
+        eps=EPS,
+        eps_step=STEP,
+        max_iter=20,
+        num_random_init=0,
         verbose=False,
     )
     X_adv = attack.generate(X, y=y)
@@ -137,8 +159,10 @@ def main() -> None:
             if repeat == 0:
                 robust[name] = judge(model, X_test, y_test, args.device)
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
-    print(f"device: {args.device} ({name}), torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}, median of {args.repeats}")
+    print(
+        f"device: {args.device} ({name}), torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, median of {args.repeats}"
+    )
     base = statistics.median(times["plain PyTorch"])
     print(f"{'way':<20}{'seconds':>9}{'vs plain':>10}{'ART PGD-20 acc':>16}")
     for way in ways:

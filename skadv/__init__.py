@@ -3,6 +3,7 @@
 from importlib.metadata import version
 
 from skadv.attacks import FGSM, MIFGSM, PGD, Attack, FGSMRandomStart
+from skadv.augment import GANAugmenter
 from skadv.callbacks import RobustScoring
 from skadv.metrics import RobustnessCurveDisplay, make_robust_scorer, robust_accuracy
 from skadv.plugins import (
@@ -22,6 +23,7 @@ __all__ = [
     "Attack",
     "FGSM",
     "FGSMRandomStart",
+    "GANAugmenter",
     "MIFGSM",
     "PGD",
     "RobustScoring",

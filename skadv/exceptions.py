@@ -7,3 +7,11 @@ class PluginWarning(UserWarning):
 
 class NotDifferentiableError(TypeError):
     """The estimator has no torch module, so gradient-based attacks cannot reach it."""
+
+
+class GANTrainingError(RuntimeError):
+    """GAN training diverged (a NaN or infinite loss); the message says what to change."""
+
+
+class GANCollapseWarning(UserWarning):
+    """The generator's samples of a class have collapsed to (nearly) one point."""

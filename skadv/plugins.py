@@ -28,7 +28,11 @@ from skadv.exceptions import PluginWarning
 
 ENTRY_POINT_GROUP = "skadv"
 ENV_VAR = "SKADV_PLUGINS"
-DEFAULT_PLUGINS = ("skadv.default_plugins.attacks", "skadv.default_plugins.objectives")
+DEFAULT_PLUGINS = (
+    "skadv.default_plugins.attacks",
+    "skadv.default_plugins.gans",
+    "skadv.default_plugins.objectives",
+)
 HOOKS = {
     "attack": "skadv_register_attacks",
     "gan": "skadv_register_gans",

@@ -1,0 +1,75 @@
+"""A batch iterator over in-memory tensors, for skorch's ``iterator_train``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from skorch.utils import data_from_dataset
+
+
+class TensorBatches:
+    """Mini-batches sliced from tensors held in memory, optionally on the training device.
+
+    A drop-in for ``torch.utils.data.DataLoader`` as skorch's ``iterator_train`` or
+    ``iterator_valid`` when ``X`` and ``y`` are arrays: the data is converted once, and a
+    batch is one indexing operation instead of per-sample ``__getitem__`` calls and
+    collation. With ``device="cuda"`` the data stays on the GPU and no batch crosses the
+    host-device boundary.
+
+    Parameters
+    ----------
+    dataset : skorch Dataset or torch Subset of one
+        The data skorch hands to the iterator.
+    batch_size : int, default=128
+        Samples per batch.
+    shuffle : bool, default=False
+        Draw a new random order every epoch (from torch's generator).
+    drop_last : bool, default=False
+        Skip the last, smaller batch.
+    device : str or None, default=None
+        Where to keep the data; None keeps it on the CPU.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skorch.dataset import Dataset
+    >>> from skadv.data import TensorBatches
+    >>> batches = TensorBatches(Dataset(np.zeros((10, 3), np.float32), np.arange(10)),
+    ...                         batch_size=4)
+    >>> [len(xb) for xb, yb in batches]
+    [4, 4, 2]
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int = 128,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        device: str | None = None,
+    ):
+        X, y = data_from_dataset(dataset)
+        self.X = torch.as_tensor(X, device=device)
+        self.y = torch.as_tensor(y, device=device)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        n = len(self.X)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.X)
+        order = torch.randperm(n, device=self.X.device) if self.shuffle else None
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            if order is None:
+                yield (
+                    self.X[start : start + self.batch_size],
+                    self.y[start : start + self.batch_size],
+                )
+            else:
+                index = order[start : start + self.batch_size]
+                yield self.X[index], self.y[index]

@@ -1,0 +1,12 @@
+"""Registers the built-in GAN architectures."""
+
+from skadv.gans import DCGAN, WGANGP, ConditionalGAN, TabularGAN
+from skadv.hookspecs import hookimpl
+
+
+@hookimpl
+def skadv_register_gans(register):
+    register("cgan", ConditionalGAN)
+    register("wgan-gp", WGANGP)
+    register("dcgan", DCGAN)
+    register("tabular", TabularGAN)

@@ -1,0 +1,8 @@
+"""GAN architectures (the base class and the built-ins) and the GAN training loop."""
+
+from skadv.gans.base import GAN, GANPair
+from skadv.gans.dcgan import DCGAN
+from skadv.gans.mlp import WGANGP, ConditionalGAN
+from skadv.gans.tabular import TabularGAN
+
+__all__ = ["DCGAN", "GAN", "GANPair", "ConditionalGAN", "TabularGAN", "WGANGP"]

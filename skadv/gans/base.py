@@ -1,0 +1,101 @@
+"""The GAN architecture base class and the two adversarial losses the built-ins use."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from numbers import Integral
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+
+
+class GANPair(torch.nn.Module):
+    """The generator and the discriminator of a GAN, trained together as one skorch module."""
+
+    def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.generator(z, y)
+
+
+class GAN(BaseEstimator, ABC):
+    """Base class of GAN architectures: a conditional generator and discriminator pair.
+
+    An architecture is a scikit-learn style object whose parameters are its
+    hyperparameters (``latent_dim``, layer widths, ...). :class:`~skadv.GANAugmenter`
+    calls :meth:`make_encoder` on the training data, :meth:`build` for the modules, and
+    the two loss methods on every batch. Generators take ``(z, y_onehot)`` and return
+    encoded samples; discriminators take ``(x, y_onehot)`` and return one logit or
+    critic score per sample.
+
+    Class attributes
+    ----------------
+    input_ndim : int
+        2 for tabular (n_samples, n_features) input, 4 for images (n_samples, C, H, W).
+    """
+
+    input_ndim: ClassVar[int] = 2
+    _parameter_constraints: ClassVar[dict] = {
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "n_critic": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    @abstractmethod
+    def make_encoder(self, X: np.ndarray, random_state: int | None = None) -> Any:
+        """Return an unfitted encoder (``fit``/``transform``/``inverse_transform``) for ``X``."""
+
+    @abstractmethod
+    def build(self, encoder: Any, n_classes: int) -> GANPair:
+        """Return the generator and discriminator for data encoded by ``encoder``."""
+
+    @abstractmethod
+    def discriminator_loss(
+        self,
+        discriminator: torch.nn.Module,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        y: torch.Tensor,
+    ) -> torch.Tensor:
+        """Loss the discriminator minimizes on a batch of real and generated samples."""
+
+    @abstractmethod
+    def generator_loss(
+        self, discriminator: torch.nn.Module, fake: torch.Tensor, y: torch.Tensor
+    ) -> torch.Tensor:
+        """Loss the generator minimizes on a batch of generated samples."""
+
+
+class NonSaturatingLoss:
+    """The original GAN loss with the non-saturating generator objective."""
+
+    def discriminator_loss(self, discriminator, real, fake, y):
+        real_logits, fake_logits = discriminator(real, y), discriminator(fake, y)
+        return F.binary_cross_entropy_with_logits(
+            real_logits, torch.ones_like(real_logits)
+        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+    def generator_loss(self, discriminator, fake, y):
+        logits = discriminator(fake, y)
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+
+class WassersteinGPLoss:
+    """The Wasserstein loss with a gradient penalty of weight ``gp_weight`` (Gulrajani 2017)."""
+
+    def discriminator_loss(self, discriminator, real, fake, y):
+        alpha = torch.rand((len(real),) + (1,) * (real.ndim - 1), device=real.device)
+        mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(discriminator(mixed, y).sum(), mixed, create_graph=True)
+        penalty = ((grad.reshape(len(grad), -1).norm(dim=1) - 1) ** 2).mean()
+        wasserstein = discriminator(fake, y).mean() - discriminator(real, y).mean()
+        return wasserstein + self.gp_weight * penalty
+
+    def generator_loss(self, discriminator, fake, y):
+        return -discriminator(fake, y).mean()

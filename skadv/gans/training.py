@@ -1,0 +1,166 @@
+"""The GAN training loop, run by skorch: devices, callbacks, history and progress bars."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+
+from skadv.exceptions import GANCollapseWarning, GANTrainingError
+
+
+class DiversityMonitor(Callback):
+    """Detect mode collapse: compare the spread of generated and real samples per class.
+
+    After every epoch it generates ``n_samples`` per class and records in the history
+    ``diversity``, the smallest ratio over classes of the mean pairwise distance among
+    generated samples to that among real ones, and ``collapsed``, whether it fell below
+    ``threshold``; the first collapse is warned about with a :class:`GANCollapseWarning`.
+
+    Parameters
+    ----------
+    n_samples : int, default=64
+        Generated and real samples compared per class.
+    threshold : float, default=0.05
+        Diversity under which the generator counts as collapsed.
+    """
+
+    def __init__(self, n_samples: int = 64, threshold: float = 0.05):
+        self.n_samples = n_samples
+        self.threshold = threshold
+
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        rng = np.random.default_rng(0)
+        self.real_spread_ = {}
+        for c in np.unique(y):
+            rows = X[y == c]
+            rows = rows[rng.permutation(len(rows))[: self.n_samples]]
+            self.real_spread_[int(c)] = _mean_pairwise_distance(torch.as_tensor(rows))
+        self.warned_ = False
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        ratios = {}
+        for c, real in self.real_spread_.items():
+            fake = torch.as_tensor(net.generate(np.full(self.n_samples, c)))
+            ratios[c] = _mean_pairwise_distance(fake) / real if real > 0 else 1.0
+        worst = min(ratios, key=ratios.get)
+        collapsed = ratios[worst] < self.threshold
+        net.history.record("diversity", float(ratios[worst]))
+        net.history.record("collapsed", bool(collapsed))
+        if collapsed and not self.warned_:
+            self.warned_ = True
+            warnings.warn(
+                f"GAN mode collapse: samples of class index {worst} are {ratios[worst]:.3f} "
+                "times as spread as the real ones. Try a lower lr, more epochs, or "
+                "gan='wgan-gp'.",
+                GANCollapseWarning,
+                stacklevel=2,
+            )
+
+
+def _mean_pairwise_distance(rows: torch.Tensor) -> float:
+    flat = rows.reshape(len(rows), -1).double()
+    if len(flat) < 2:
+        return 0.0
+    return float(torch.cdist(flat, flat).sum() / (len(flat) * (len(flat) - 1)))
+
+
+class GANNet(NeuralNet):
+    """Trains a :class:`~skadv.gans.base.GANPair` with the losses of its architecture.
+
+    ``X`` holds encoded training rows, ``y`` class indices. ``criterion`` is unused:
+    the architecture's ``discriminator_loss`` and ``generator_loss`` are the losses.
+    The history records ``d_loss`` and ``g_loss`` per batch and per epoch.
+
+    Parameters
+    ----------
+    module : GANPair
+        The generator and discriminator.
+    gan : GAN
+        The architecture: latent size, critic steps and losses.
+    n_classes : int
+        Number of classes the generator is conditioned on.
+    **kwargs
+        skorch ``NeuralNet`` parameters.
+    """
+
+    prefixes_: ClassVar[list[str]] = NeuralNet.prefixes_ + ["optimizer"]
+
+    def __init__(self, module: Any, *, gan: Any, n_classes: int, **kwargs: Any):
+        super().__init__(module, criterion=torch.nn.Identity, **kwargs)
+        self.gan = gan
+        self.n_classes = n_classes
+
+    @property
+    def _default_callbacks(self) -> list:
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("d_loss", PassthroughScoring(name="d_loss", on_train=True)),
+            ("g_loss", PassthroughScoring(name="g_loss", on_train=True)),
+            ("diversity", DiversityMonitor()),
+            ("print_log", PrintLog(keys_ignored=["train_loss"])),
+        ]
+
+    def initialize_optimizer(self, triggered_directly: Any = None) -> GANNet:
+        """One optimizer for the generator and one for the discriminator."""
+        for part in ("generator", "discriminator"):
+            args, kwargs = self.get_params_for_optimizer(
+                "optimizer", getattr(self.module_, part).named_parameters()
+            )
+            setattr(self, f"optimizer_{part}_", self.optimizer(*args, **kwargs))
+        return self
+
+    def noise(self, n: int) -> torch.Tensor:
+        """Latent vectors for ``n`` samples on the training device."""
+        return torch.randn(n, self.gan.latent_dim, device=self.device)
+
+    def train_step(self, batch: Any, **fit_params: Any) -> dict:
+        """``n_critic`` discriminator steps, then one generator step."""
+        self._set_training(True)
+        real, y = unpack_data(batch)
+        real = to_tensor(real, device=self.device)
+        onehot = F.one_hot(to_tensor(y, device=self.device), self.n_classes).to(real.dtype)
+        generator, discriminator = self.module_.generator, self.module_.discriminator
+        for _ in range(self.gan.n_critic):
+            fake = generator(self.noise(len(real)), onehot).detach()
+            d_loss = self.gan.discriminator_loss(discriminator, real, fake, onehot)
+            self.optimizer_discriminator_.zero_grad()
+            d_loss.backward()
+            self.optimizer_discriminator_.step()
+        fake = generator(self.noise(len(real)), onehot)
+        g_loss = self.gan.generator_loss(discriminator, fake, onehot)
+        self.optimizer_generator_.zero_grad()
+        g_loss.backward()
+        self.optimizer_generator_.step()
+        d_value, g_value = d_loss.item(), g_loss.item()
+        if not (math.isfinite(d_value) and math.isfinite(g_value)):
+            raise GANTrainingError(
+                f"GAN training diverged in epoch {len(self.history)}: discriminator loss "
+                f"{d_value}, generator loss {g_value}. Lower lr (now {self.lr}), check the "
+                "data for extreme values, or use gan='wgan-gp', which is more stable."
+            )
+        self.history.record_batch("d_loss", d_value)
+        self.history.record_batch("g_loss", g_value)
+        return {"loss": g_loss.detach(), "y_pred": fake.detach()}
+
+    def generate(self, y: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Encoded samples, one per class index in ``y``, from the generator in eval mode."""
+        generator = self.module_.generator
+        was_training = generator.training
+        generator.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(y), batch_size):
+                yb = torch.as_tensor(np.asarray(y[start : start + batch_size]), device=self.device)
+                onehot = F.one_hot(yb.long(), self.n_classes).float()
+                out.append(generator(self.noise(len(yb)), onehot).cpu().numpy())
+        generator.train(was_training)
+        return np.concatenate(out)
