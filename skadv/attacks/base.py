@@ -165,6 +165,10 @@ class Attack(BaseEstimator, ABC):
 
     Attacks with a random start also take ``random_state`` (int or None): the seed of
     the start, or ``None`` to draw from torch's global generator.
+
+    Gradient-free (black-box) attacks set the class attribute ``needs_gradients = False``
+    and implement ``attack_estimator(estimator, X, y) -> X_adv`` on NumPy arrays, so
+    :func:`~skadv.robust_accuracy` can judge any scikit-learn classifier with them.
     """
 
     needs_gradients: ClassVar[bool] = True

@@ -111,7 +111,9 @@ def robust_accuracy(
     ----------
     estimator : skorch NeuralNetClassifier, skadv estimator, or Pipeline ending in one
         The fitted classifier. For a Pipeline the attack works in the input space of its
-        final step, so ``eps`` is measured after the preceding transforms.
+        final step, so ``eps`` is measured after the preceding transforms. Any other
+        scikit-learn classifier works with a gradient-free attack (``needs_gradients =
+        False``, such as skadv-art's ``art-hopskipjump``).
     X : array-like of shape (n_samples, ...)
         Clean inputs.
     y : array-like of shape (n_samples,)
@@ -147,7 +149,6 @@ def robust_accuracy(
     True
     """
     estimator, X = _split_pipeline(estimator, X)
-    module = logits_module(estimator)
     X = check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
     check_consistent_length(X, y)
     if batch_size < 1:
@@ -161,7 +162,11 @@ def robust_accuracy(
     attack_ = resolve_attack(attack, eps=eps, **attack_params)
     if clip_values is not None:
         attack_.set_params(clip_values=tuple(clip_values))
-    return attacked_accuracy(module, X, class_indices(estimator, y), attack_, batch_size)
+    targets = class_indices(estimator, y)
+    if not getattr(attack_, "needs_gradients", True) and not hasattr(estimator, "module_"):
+        X_adv = attack_.attack_estimator(estimator, X, targets)
+        return float(np.mean(class_indices(estimator, estimator.predict(X_adv)) == targets))
+    return attacked_accuracy(logits_module(estimator), X, targets, attack_, batch_size)
 
 
 def attacked_accuracy(
