@@ -13,6 +13,7 @@ from skadv.plugins import (
     list_attacks,
     list_gans,
     list_objectives,
+    register_plugin,
 )
 from skadv.trainer import AdversarialTrainer
 
@@ -35,5 +36,6 @@ __all__ = [
     "list_gans",
     "list_objectives",
     "make_robust_scorer",
+    "register_plugin",
     "robust_accuracy",
 ]

@@ -134,11 +134,13 @@ def _load_external(pm: pluggy.PluginManager, registry: Registry) -> None:
         )
 
 
-def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
+def _collect(pm: pluggy.PluginManager, registry: Registry, only: str | None = None) -> None:
     by_name = {plugin.name: plugin for plugin in registry.plugins}
     for kind, hook_name in HOOKS.items():
         # registration order: built-ins first, so they keep their names in a clash
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if only is not None and impl.plugin_name != only:
+                continue
             plugin = by_name[impl.plugin_name]
             try:
                 impl.function(register=partial(registry.add, kind, plugin))
@@ -178,6 +180,33 @@ def _load() -> Registry:
     _collect(pm, registry)
     _manager, _registry = pm, registry
     return registry
+
+
+def register_plugin(plugin: Any, name: str | None = None) -> str:
+    """Register a plugin (a module or object with hook implementations) in this process.
+
+    For scripts and notebooks; installed packages are found through the ``skadv``
+    entry-point group instead. Its components join the registry at once, with the same
+    isolation and name-clash rules as installed plugins.
+
+    Parameters
+    ----------
+    plugin : module or object
+        Holds ``@hookimpl`` functions such as ``skadv_register_attacks``.
+    name : str or None, default=None
+        The plugin's name; pluggy derives one when None.
+
+    Returns
+    -------
+    str
+        The name the plugin was registered under.
+    """
+    registry = _load()
+    assert _manager is not None
+    registered = _manager.register(plugin, name=name)
+    registry.plugins.append(Plugin(registered, "(registered in process)", "-"))
+    _collect(_manager, registry, only=registered)
+    return registered
 
 
 def get_registry() -> Registry:

@@ -45,6 +45,19 @@ def test_demo_quick_writes_report_and_results(tmp_path):
             models[name]["robust_accuracy_skadv"][eps]
             > models["undefended"]["robust_accuracy_skadv"][eps]
         )
+    augmentation = results["augmentation"]
+    assert set(augmentation) == {"no augmentation", "GANAugmenter (cgan)", "SMOTE"}
+    assert (
+        augmentation["GANAugmenter (cgan)"]["balanced_accuracy"]
+        > augmentation["no augmentation"]["balanced_accuracy"] + 0.05
+    )
+    assert set(results["figures"]) == {
+        "robustness_curves.png",
+        "adversarial_examples.png",
+        "training_curves.png",
+        "gan_samples.png",
+    }
+    assert 0.0 <= results["dcgan_class_agreement"] <= 1.0
     assert results["versions"]["skadv"] == skadv.__version__
     assert results["seed"] == 0 and results["device"] == "cpu"
 

@@ -16,8 +16,12 @@ def test_builtin_attacks_pass(attack, norm):
 
 @pytest.mark.parametrize(
     "gan",
-    [ConditionalGAN(hidden=(16,)), WGANGP(hidden=(16,)), DCGAN(width=4),
-     TabularGAN(hidden=(16,), categorical_features=[0], max_modes=3)],
+    [
+        ConditionalGAN(hidden=(16,)),
+        WGANGP(hidden=(16,)),
+        DCGAN(width=4),
+        TabularGAN(hidden=(16,), categorical_features=[0], max_modes=3),
+    ],
     ids=lambda g: type(g).__name__,
 )
 def test_builtin_gans_pass(gan):
@@ -27,8 +31,7 @@ def test_builtin_gans_pass(gan):
 class Unbounded(Attack):
     """Ignores eps: steps 10 times too far."""
 
-    def __init__(self, eps=0.1, norm="linf", targeted=False, clip_values=None,
-                 feature_mask=None):
+    def __init__(self, eps=0.1, norm="linf", targeted=False, clip_values=None, feature_mask=None):
         self.eps = eps
         self.norm = norm
         self.targeted = targeted
@@ -59,8 +62,11 @@ class BadGenerator(ConditionalGAN):
 
 @pytest.mark.parametrize(
     ("attack", "message"),
-    [(Unbounded, "exceeds eps"), (IgnoresMask, "ignores feature_mask"),
-     (LeavesGradients, "left gradients")],
+    [
+        (Unbounded, "exceeds eps"),
+        (IgnoresMask, "ignores feature_mask"),
+        (LeavesGradients, "left gradients"),
+    ],
 )
 def test_broken_attacks_fail(attack, message):
     with pytest.raises(AssertionError, match=message):
