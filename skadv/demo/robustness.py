@@ -101,7 +101,7 @@ def plot_training(models: dict[str, AdversarialTrainer], path: Path) -> None:
         robust_ax.plot(model.history[:, "valid_robust_acc"], label=name)
     loss_ax.set(xlabel="epoch", ylabel="training loss (objective)")
     robust_ax.set(xlabel="epoch", ylabel=f"validation PGD-10 accuracy, eps={DEMO_EPS}")
-    robust_ax.legend()
+    robust_ax.legend(loc="center right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
