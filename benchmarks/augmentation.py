@@ -26,8 +26,14 @@ from skadv import GANAugmenter
 
 def data():
     X, y = make_classification(
-        n_samples=4000, n_features=20, n_informative=6, n_redundant=4, weights=[0.95],
-        flip_y=0.01, class_sep=0.7, random_state=0,
+        n_samples=4000,
+        n_features=20,
+        n_informative=6,
+        n_redundant=4,
+        weights=[0.95],
+        flip_y=0.01,
+        class_sep=0.7,
+        random_state=0,
     )
     return train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
 
@@ -64,8 +70,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     X_train, X_test, y_train, y_test = data()
-    ways = {"no augmentation": none, "SMOTE": smote, "CTGAN": ctgan,
-            "GANAugmenter(cgan)": skadv_cgan}
+    ways = {
+        "no augmentation": none,
+        "SMOTE": smote,
+        "CTGAN": ctgan,
+        "GANAugmenter(cgan)": skadv_cgan,
+    }
     GANAugmenter(max_epochs=1).fit_resample(X_train, y_train)  # one-time torch imports
     print(f"device {args.device}, {args.seeds} seeds, minority rows {int(y_train.sum())}")
     print(f"{'way':<22}{'balanced acc':>14}{'(min-max)':>15}{'fit s':>8}")
@@ -85,11 +95,14 @@ def main() -> None:
             print(f"{name:<22}  skipped: pip install ctgan to compare")
             continue
         times[name] = statistics.median(seconds)
-        print(f"{name:<22}{statistics.mean(scores):>14.3f}"
-              f"{f'({min(scores):.3f}-{max(scores):.3f})':>15}{times[name]:>8.2f}")
+        print(
+            f"{name:<22}{statistics.mean(scores):>14.3f}"
+            f"{f'({min(scores):.3f}-{max(scores):.3f})':>15}{times[name]:>8.2f}"
+        )
     if "CTGAN" in times:
-        print(f"GANAugmenter is {times['CTGAN'] / times['GANAugmenter(cgan)']:.2f}x faster "
-              "than CTGAN")
+        print(
+            f"GANAugmenter is {times['CTGAN'] / times['GANAugmenter(cgan)']:.2f}x faster than CTGAN"
+        )
 
 
 if __name__ == "__main__":

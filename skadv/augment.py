@@ -20,7 +20,7 @@ from skorch.callbacks import ProgressBar
 
 from skadv.data import TensorBatches
 from skadv.gans.training import GANNet
-from skadv.plugins import get_gan
+from skadv.plugins import get_gan, plugin_errors
 
 
 def _estimator_has(attr: str) -> Any:
@@ -209,7 +209,8 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         gan = self._make_gan()
         gan._validate_params()
         X, y = self._check_X_y(X, y, gan)
-        encoder = gan.make_encoder(X, self.random_state)
+        with plugin_errors(gan):
+            encoder = gan.make_encoder(X, self.random_state)
         self.classes_ = np.unique(y)
         self.sampling_strategy_ = dict(
             check_sampling_strategy(self.sampling_strategy, y, self._sampling_type)
@@ -220,7 +221,8 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if len(learned) == 0 or not any(self.sampling_strategy_.values()):
             return X.copy(), y.copy()
         rows = np.isin(y, learned)
-        gan.encoder_ = encoder.fit(X[rows])
+        with plugin_errors(gan):
+            gan.encoder_ = encoder.fit(X[rows])
         with self._seeded():
             self.gan_net_ = self._train_gan(gan, gan.encoder_.transform(X[rows]), y[rows])
             labels = np.concatenate(
@@ -234,7 +236,6 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if self.verbose:
             callbacks.insert(0, ProgressBar())
         net = GANNet(
-            gan.build(gan.encoder_, len(self.learned_classes_)),
             gan=gan,
             n_classes=len(self.learned_classes_),
             optimizer=torch.optim.Adam,

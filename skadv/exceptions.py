@@ -5,6 +5,10 @@ class PluginWarning(UserWarning):
     """A plugin failed to load, raised inside its hook or registered a taken name."""
 
 
+class PluginError(RuntimeError):
+    """Code of a third-party plugin raised; the message names the plugin and distribution."""
+
+
 class NotDifferentiableError(TypeError):
     """The estimator has no torch module, so gradient-based attacks cannot reach it."""
 

@@ -89,10 +89,10 @@ class TRADES(Objective):
             p_clean = F.softmax(module(X), dim=1)
         module.train()
 
-        def kl(logits: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
-            return F.kl_div(F.log_softmax(logits, dim=1), p_clean, reduction="sum")
+        def kl(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="sum")
 
-        X_adv = net.craft(X, y, loss_fn=kl)
+        X_adv = net.craft(X, p_clean, loss_fn=kl)  # the KL target travels as the "labels"
         y_pred = net.infer(X)
         natural = net.get_loss(y_pred, y, X=X, training=True)
         robust = F.kl_div(

@@ -11,10 +11,12 @@ plugins named (by entry-point or distribution name).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import entry_points, version
@@ -24,7 +26,7 @@ import pluggy
 from sklearn.base import clone
 
 from skadv import hookspecs
-from skadv.exceptions import PluginWarning
+from skadv.exceptions import PluginError, PluginWarning
 
 ENTRY_POINT_GROUP = "skadv"
 ENV_VAR = "SKADV_PLUGINS"
@@ -404,3 +406,30 @@ def resolve_objective(objective: Any, shared: dict[str, Any], **params: Any) -> 
     accepted = objective.get_params(deep=False)
     shared = {k: v for k, v in shared.items() if k in accepted}
     return clone(objective).set_params(**shared, **params)
+
+
+def origin(obj: Any) -> Component | None:
+    """The registered component whose factory made ``obj``, or None if none did."""
+    for components in _load().components.values():
+        for component in components.values():
+            if type(obj) is component.factory:
+                return component
+    return None
+
+
+@contextlib.contextmanager
+def plugin_errors(obj: Any) -> Iterator[None]:
+    """Re-raise an exception from a third-party component as a :class:`PluginError`
+    that names the plugin and distribution; built-ins and unregistered objects raise as is.
+    """
+    try:
+        yield
+    except Exception as exc:
+        component = origin(obj)
+        if component is None or component.plugin.distribution == "skadv":
+            raise
+        plugin = component.plugin
+        raise PluginError(
+            f"{component.kind} {component.name!r} of plugin {plugin.name!r} "
+            f"({plugin.distribution} {plugin.version}) raised {type(exc).__name__}: {exc}"
+        ) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import warnings
 from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -18,7 +19,7 @@ from skorch.callbacks import EpochScoring
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
-from skadv.plugins import resolve_attack, resolve_objective
+from skadv.plugins import plugin_errors, resolve_attack, resolve_objective
 
 
 def _index_accuracy(net: Any, X: Any, y: Any) -> float:
@@ -282,7 +283,36 @@ class AdversarialTrainer(NeuralNetClassifier):
                 self.initialize()
             self._check_output_width(X[:1])
             self.initialize_adversary()
-            return NeuralNetClassifier.partial_fit(self, X, y, **fit_params)
+            NeuralNetClassifier.partial_fit(self, X, y, **fit_params)
+        self._recover_from_interrupt()
+        return self
+
+    def _snapshot(self) -> None:
+        state = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
+        self.last_epoch_state_ = (len(self.history), state)
+
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        """Keep the module as it was before training, in case the first epoch is interrupted."""
+        self._snapshot()
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        """Keep the module as it is after this epoch, in case the next one is interrupted."""
+        self._snapshot()
+
+    def _recover_from_interrupt(self) -> None:
+        """After a KeyboardInterrupt (which skorch swallows), restore the last whole epoch."""
+        n_epochs, state = self.__dict__.pop("last_epoch_state_")
+        if len(self.history) == n_epochs:
+            return
+        del self.history[n_epochs:]
+        self.module_.load_state_dict(state)
+        warnings.warn(
+            f"Training was interrupted in epoch {n_epochs + 1}; the module is restored to "
+            f"the end of epoch {n_epochs}, and fit can be resumed (warm_start=True, or a "
+            "Checkpoint with LoadInitState).",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def initialize_module(self) -> AdversarialTrainer:
         """Initialize ``module_``, passing ``n_classes`` when the module takes it.
@@ -330,7 +360,7 @@ class AdversarialTrainer(NeuralNetClassifier):
         ----------
         X : torch.Tensor of shape (n_samples, ...)
         y : torch.Tensor of shape (n_samples,)
-            Encoded class indices.
+            Encoded class indices, or any per-sample targets of ``loss_fn``.
         loss_fn : callable or None, default=None
             ``loss_fn(logits, y)`` for the attack to maximize; cross-entropy if None.
 
@@ -338,14 +368,16 @@ class AdversarialTrainer(NeuralNetClassifier):
         -------
         torch.Tensor
         """
-        return self.attack_.run(self.module_, X, y, loss_fn=loss_fn)
+        with plugin_errors(self.attack_):
+            return self.attack_.run(self.module_, X, y, loss_fn=loss_fn)
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
         """One optimization step on the objective's (adversarial) loss."""
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         Xi, yi = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
-        loss, y_pred = self.objective_.loss(self, Xi, yi)
+        with plugin_errors(self.objective_):
+            loss, y_pred = self.objective_.loss(self, Xi, yi)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 

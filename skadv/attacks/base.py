@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -204,6 +205,7 @@ class Attack(BaseEstimator, ABC):
             True class indices, or target class indices when ``targeted``.
         loss_fn : callable, default=None
             ``loss_fn(logits, y)`` to maximize; defaults to summed cross-entropy.
+            With a custom ``loss_fn``, ``y`` may be any per-sample target tensor.
 
         Returns
         -------
@@ -227,8 +229,34 @@ class Attack(BaseEstimator, ABC):
         """Like :meth:`perturb`, without validating the parameters and the batch again.
 
         For callers that validated both once, such as a training loop calling the
-        attack on every batch.
+        attack on every batch. When the device runs out of memory, the batch is split
+        in halves and attacked piece by piece (with a :class:`ResourceWarning`);
+        ``y`` and ``loss_fn`` must therefore work on any slice of the batch.
         """
+        try:
+            return self._run_batch(module, x, y, loss_fn)
+        except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
+            if not _is_out_of_memory(exc) or len(x) < 2:
+                raise
+        if x.is_cuda:
+            torch.cuda.empty_cache()
+        half = len(x) // 2
+        warnings.warn(
+            f"{type(self).__name__} ran out of memory on a batch of {len(x)}; retrying in "
+            f"batches of {half} and {len(x) - half}.",
+            ResourceWarning,
+            stacklevel=2,
+        )
+        return torch.cat(
+            [
+                self.run(module, x[:half], y[:half], loss_fn=loss_fn),
+                self.run(module, x[half:], y[half:], loss_fn=loss_fn),
+            ]
+        )
+
+    def _run_batch(
+        self, module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn | None
+    ) -> torch.Tensor:
         seed = getattr(self, "random_state", None)
         generator = None
         if seed is not None:
@@ -287,6 +315,13 @@ class Attack(BaseEstimator, ABC):
                 f"of shape {tuple(x.shape[1:])}; give one entry per feature."
             ) from None
         return mask
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    message = str(exc)
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        "out of memory" in message or "can't allocate memory" in message
+    )
 
 
 def check_batch(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

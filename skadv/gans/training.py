@@ -15,6 +15,8 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from skadv.exceptions import GANCollapseWarning, GANTrainingError
+from skadv.gans.base import GANPair
+from skadv.plugins import plugin_errors
 
 
 class DiversityMonitor(Callback):
@@ -74,18 +76,20 @@ def _mean_pairwise_distance(rows: torch.Tensor) -> float:
 
 
 class GANNet(NeuralNet):
-    """Trains a :class:`~skadv.gans.base.GANPair` with the losses of its architecture.
+    """Trains a GAN architecture's :class:`~skadv.gans.base.GANPair` with its losses.
 
     ``X`` holds encoded training rows, ``y`` class indices. ``criterion`` is unused:
     the architecture's ``discriminator_loss`` and ``generator_loss`` are the losses.
     The history records ``d_loss`` and ``g_loss`` per batch and per epoch.
 
+    The module is built by the architecture (``gan.build``) when the net initializes,
+    so the net's parameters hold only plain data and the architecture object.
+
     Parameters
     ----------
-    module : GANPair
-        The generator and discriminator.
     gan : GAN
-        The architecture: latent size, critic steps and losses.
+        The architecture, with its fitted ``encoder_``: modules, latent size, critic
+        steps and losses.
     n_classes : int
         Number of classes the generator is conditioned on.
     **kwargs
@@ -94,10 +98,16 @@ class GANNet(NeuralNet):
 
     prefixes_: ClassVar[list[str]] = NeuralNet.prefixes_ + ["optimizer"]
 
-    def __init__(self, module: Any, *, gan: Any, n_classes: int, **kwargs: Any):
-        super().__init__(module, criterion=torch.nn.Identity, **kwargs)
+    def __init__(self, *, gan: Any, n_classes: int, **kwargs: Any):
+        super().__init__(GANPair, criterion=torch.nn.Identity, **kwargs)
         self.gan = gan
         self.n_classes = n_classes
+
+    def initialize_module(self) -> GANNet:
+        """Build the generator and discriminator from the architecture."""
+        with plugin_errors(self.gan):
+            self.module_ = self.gan.build(self.gan.encoder_, self.n_classes)
+        return self
 
     @property
     def _default_callbacks(self) -> list:
@@ -129,17 +139,18 @@ class GANNet(NeuralNet):
         real = to_tensor(real, device=self.device)
         onehot = F.one_hot(to_tensor(y, device=self.device), self.n_classes).to(real.dtype)
         generator, discriminator = self.module_.generator, self.module_.discriminator
-        for _ in range(self.gan.n_critic):
-            fake = generator(self.noise(len(real)), onehot).detach()
-            d_loss = self.gan.discriminator_loss(discriminator, real, fake, onehot)
-            self.optimizer_discriminator_.zero_grad()
-            d_loss.backward()
-            self.optimizer_discriminator_.step()
-        fake = generator(self.noise(len(real)), onehot)
-        g_loss = self.gan.generator_loss(discriminator, fake, onehot)
-        self.optimizer_generator_.zero_grad()
-        g_loss.backward()
-        self.optimizer_generator_.step()
+        with plugin_errors(self.gan):
+            for _ in range(self.gan.n_critic):
+                fake = generator(self.noise(len(real)), onehot).detach()
+                d_loss = self.gan.discriminator_loss(discriminator, real, fake, onehot)
+                self.optimizer_discriminator_.zero_grad()
+                d_loss.backward()
+                self.optimizer_discriminator_.step()
+            fake = generator(self.noise(len(real)), onehot)
+            g_loss = self.gan.generator_loss(discriminator, fake, onehot)
+            self.optimizer_generator_.zero_grad()
+            g_loss.backward()
+            self.optimizer_generator_.step()
         d_value, g_value = d_loss.item(), g_loss.item()
         if not (math.isfinite(d_value) and math.isfinite(g_value)):
             raise GANTrainingError(

@@ -11,7 +11,7 @@ from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import check_is_fitted
 
 from skadv.exceptions import NotDifferentiableError
-from skadv.plugins import get_registry, resolve_attack
+from skadv.plugins import get_registry, plugin_errors, resolve_attack
 
 
 class _LogProbabilities(torch.nn.Module):
@@ -164,7 +164,8 @@ def robust_accuracy(
         attack_.set_params(clip_values=tuple(clip_values))
     targets = class_indices(estimator, y)
     if not getattr(attack_, "needs_gradients", True) and not hasattr(estimator, "module_"):
-        X_adv = attack_.attack_estimator(estimator, X, targets)
+        with plugin_errors(attack_):
+            X_adv = attack_.attack_estimator(estimator, X, targets)
         return float(np.mean(class_indices(estimator, estimator.predict(X_adv)) == targets))
     return attacked_accuracy(logits_module(estimator), X, targets, attack_, batch_size)
 
@@ -179,7 +180,7 @@ def attacked_accuracy(
     module : torch.nn.Module
         Returns logits.
     X : ndarray of shape (n_samples, ...)
-        Finite float inputs.
+        Finite float inputs, already validated.
     targets : ndarray of shape (n_samples,)
         Class indices.
     attack : Attack
@@ -196,10 +197,12 @@ def attacked_accuracy(
     dtype = param.dtype if param is not None else torch.float32
     targets = torch.as_tensor(targets, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
+    attack._validate_params()
     for start in range(0, len(X), batch_size):
         xb = torch.as_tensor(X[start : start + batch_size], device=device, dtype=dtype)
         yb = targets[start : start + batch_size]
-        x_adv = attack.perturb(module, xb, yb)
+        with plugin_errors(attack):
+            x_adv = attack.run(module, xb, yb)
         with torch.no_grad():
             correct += (module(x_adv).argmax(dim=1) == yb).sum()
     return correct.item() / len(X)
