@@ -16,26 +16,11 @@ import time
 
 import numpy as np
 from imblearn.over_sampling import SMOTE
-from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import train_test_split
 
 from skadv import GANAugmenter
-
-
-def data():
-    X, y = make_classification(
-        n_samples=4000,
-        n_features=20,
-        n_informative=6,
-        n_redundant=4,
-        weights=[0.95],
-        flip_y=0.01,
-        class_sep=0.7,
-        random_state=0,
-    )
-    return train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
+from skadv.demo.augmentation import imbalanced_data
 
 
 def none(X, y, device, seed):
@@ -69,7 +54,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
-    X_train, X_test, y_train, y_test = data()
+    X_train, X_test, y_train, y_test = imbalanced_data(seed=0)
     ways = {
         "no augmentation": none,
         "SMOTE": smote,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -21,6 +19,7 @@ from skorch.callbacks import ProgressBar
 from skadv.data import TensorBatches
 from skadv.gans.training import GANNet
 from skadv.plugins import get_gan, plugin_errors
+from skadv.seeding import torch_seeded
 
 
 def _estimator_has(attr: str) -> Any:
@@ -161,16 +160,6 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _make_gan(self) -> Any:
         return get_gan(self.gan) if isinstance(self.gan, str) else clone(self.gan)
 
-    @contextlib.contextmanager
-    def _seeded(self) -> Iterator[None]:
-        if self.random_state is None:
-            yield
-            return
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.random_state)
-            yield
-
     def _check_X_y(self, X: Any, y: Any, gan: Any) -> tuple[np.ndarray, np.ndarray]:
         ndim = getattr(gan, "input_ndim", 2)
         if ndim == 2:
@@ -223,7 +212,7 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         rows = np.isin(y, learned)
         with plugin_errors(gan):
             gan.encoder_ = encoder.fit(X[rows])
-        with self._seeded():
+        with torch_seeded(self.random_state):
             self.gan_net_ = self._train_gan(gan, gan.encoder_.transform(X[rows]), y[rows])
             labels = np.concatenate(
                 [np.full(n, c, dtype=y.dtype) for c, n in self.sampling_strategy_.items() if n]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import warnings
-from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -20,6 +18,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from skadv.plugins import plugin_errors, resolve_attack, resolve_objective
+from skadv.seeding import torch_seeded
 
 
 def _index_accuracy(net: Any, X: Any, y: Any) -> float:
@@ -162,16 +161,6 @@ class AdversarialTrainer(NeuralNetClassifier):
                 f"AdversarialTrainer attacks modules that return logits; got {self.criterion!r}."
             )
 
-    @contextlib.contextmanager
-    def _seeded(self) -> Iterator[None]:
-        if self.random_state is None:
-            yield
-            return
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.random_state)
-            yield
-
     def _check_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         reset = not hasattr(self, "clip_values_")
         X, y = validate_data(self, X, y, reset=reset, allow_nd=True, dtype=np.float32)
@@ -278,7 +267,7 @@ class AdversarialTrainer(NeuralNetClassifier):
             )
         self._validate_hyperparams()
         X, y = self._check_data(X, y)
-        with self._seeded():
+        with torch_seeded(self.random_state):
             if restart:
                 self.initialize()
             self._check_output_width(X[:1])

@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skadv
 from skadv import GANAugmenter
+from skadv.demo.augmentation import imbalanced_data
 from skadv.exceptions import GANCollapseWarning
 from skadv.gans import DCGAN, WGANGP, ConditionalGAN, TabularGAN
 from skadv.gans.base import GANPair
@@ -39,17 +40,7 @@ def test_sklearn_compatible(estimator, check):
 @pytest.fixture(scope="module")
 def imbalanced():
     """The augmentation benchmark's data set, split 50/50 stratified."""
-    X, y = make_classification(
-        n_samples=4000,
-        n_features=20,
-        n_informative=6,
-        n_redundant=4,
-        weights=[0.95],
-        flip_y=0.01,
-        class_sep=0.7,
-        random_state=0,
-    )
-    return train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
+    return imbalanced_data(seed=0)
 
 
 def test_augmentation_meets_the_balanced_accuracy_bar(imbalanced):

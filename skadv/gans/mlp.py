@@ -51,6 +51,18 @@ class ConditionalDiscriminator(torch.nn.Module):
         return self.body(torch.cat([x.flatten(1), y], dim=1)).squeeze(1)
 
 
+def mlp_pair(gan: GAN, encoder: Any, n_classes: int, dropout: float) -> GANPair:
+    """An MLP generator (with batch norm) and discriminator of ``gan.hidden`` widths."""
+    dim, hidden = encoder.output_dim_, list(gan.hidden)
+    generator = ConditionalGenerator(
+        mlp([gan.latent_dim + n_classes, *hidden, dim], norm=True), encoder.activate
+    )
+    discriminator = ConditionalDiscriminator(
+        mlp([dim + n_classes, *hidden, 1], norm=False, dropout=dropout)
+    )
+    return GANPair(generator, discriminator)
+
+
 class ConditionalGAN(NonSaturatingLoss, GAN):
     """A conditional MLP GAN (Mirza & Osindero 2014) for tabular data: ``cgan``.
 
@@ -81,15 +93,7 @@ class ConditionalGAN(NonSaturatingLoss, GAN):
         return StandardEncoder()
 
     def build(self, encoder: Any, n_classes: int) -> GANPair:
-        dim = encoder.output_dim_
-        hidden = list(self.hidden)
-        generator = ConditionalGenerator(
-            mlp([self.latent_dim + n_classes, *hidden, dim], norm=True), encoder.activate
-        )
-        discriminator = ConditionalDiscriminator(
-            mlp([dim + n_classes, *hidden, 1], norm=False, dropout=0.2)
-        )
-        return GANPair(generator, discriminator)
+        return mlp_pair(self, encoder, n_classes, dropout=0.2)
 
 
 class WGANGP(WassersteinGPLoss, GAN):
@@ -135,10 +139,4 @@ class WGANGP(WassersteinGPLoss, GAN):
         return StandardEncoder()
 
     def build(self, encoder: Any, n_classes: int) -> GANPair:
-        dim = encoder.output_dim_
-        hidden = list(self.hidden)
-        generator = ConditionalGenerator(
-            mlp([self.latent_dim + n_classes, *hidden, dim], norm=True), encoder.activate
-        )
-        critic = ConditionalDiscriminator(mlp([dim + n_classes, *hidden, 1], norm=False))
-        return GANPair(generator, critic)
+        return mlp_pair(self, encoder, n_classes, dropout=0.0)
