@@ -72,6 +72,10 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     random_state : int or None, default=None
         Seeds the GAN, its data encoding and sampling; the same value gives the same
         synthetic rows on CPU.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train the GAN through Hugging Face accelerate (multi-GPU data parallelism, mixed
+        precision); ``device`` is then left to the accelerator. See
+        :mod:`skadv.distributed`.
 
     Attributes
     ----------
@@ -112,6 +116,7 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "accelerator": [HasMethods(["prepare", "backward"]), None],
     }
     _sampling_type = "over-sampling"
 
@@ -128,6 +133,7 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         callbacks: list | None = None,
         verbose: int = 0,
         random_state: int | None = None,
+        accelerator: Any = None,
     ):
         self.estimator = estimator
         self.gan = gan
@@ -139,6 +145,7 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
+        self.accelerator = accelerator
 
     def set_params(self, **params: Any) -> GANAugmenter:
         """Set parameters; ``gan__<name>`` sets a GAN hyperparameter.
@@ -224,7 +231,15 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         callbacks = list(self.callbacks or [])
         if self.verbose:
             callbacks.insert(0, ProgressBar())
-        net = GANNet(
+        placement: dict[str, Any] = {"device": self.device}
+        net_class: type = GANNet
+        if self.accelerator is not None:
+            from skadv.distributed import AcceleratedGANNet, quiet
+
+            net_class, placement = AcceleratedGANNet, {"accelerator": self.accelerator}
+            if not self.verbose:  # skorch prints to the accelerator's sink regardless
+                placement["callbacks__print_log__sink"] = quiet
+        net = net_class(
             gan=gan,
             n_classes=len(self.learned_classes_),
             optimizer=torch.optim.Adam,
@@ -234,12 +249,12 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             batch_size=self.batch_size,
             iterator_train=TensorBatches,
             iterator_train__shuffle=True,
-            iterator_train__device=self.device,
+            iterator_train__device=None if self.accelerator else self.device,
             iterator_train__drop_last=len(Z) > self.batch_size,
             train_split=None,
             callbacks=callbacks,
-            device=self.device,
             verbose=self.verbose,
+            **placement,
         )
         return net.fit(Z, np.searchsorted(self.learned_classes_, y).astype(np.int64))
 

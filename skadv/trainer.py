@@ -325,11 +325,12 @@ class AdversarialTrainer(NeuralNetClassifier):
         return self
 
     def _check_output_width(self, X: np.ndarray) -> None:
-        module = self.module_
+        module = self.attack_module()
         was_training = module.training
         module.eval()
+        param = next(module.parameters(), None)
         with torch.no_grad():
-            out = module(torch.as_tensor(X, device=self.device))
+            out = module(torch.as_tensor(X, device=param.device if param is not None else None))
         module.train(was_training)
         n_classes = len(self.classes_)
         if out.ndim != 2 or out.shape[1] != n_classes:
@@ -358,17 +359,35 @@ class AdversarialTrainer(NeuralNetClassifier):
         torch.Tensor
         """
         with plugin_errors(self.attack_):
-            return self.attack_.run(self.module_, X, y, loss_fn=loss_fn)
+            return self.attack_.run(self.attack_module(), X, y, loss_fn=loss_fn)
+
+    def attack_module(self) -> torch.nn.Module:
+        """The module attacks differentiate: ``module_`` (unwrapped when distributed)."""
+        return self.module_
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
         """One optimization step on the objective's (adversarial) loss."""
         self._set_training(True)
+        loss, y_pred = self.objective_loss(batch)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def objective_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The objective's loss on a training batch, and the predictions to log.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X, y)`` from the training iterator.
+
+        Returns
+        -------
+        loss, y_pred : torch.Tensor
+        """
         Xi, yi = unpack_data(batch)
         Xi, yi = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
         with plugin_errors(self.objective_):
-            loss, y_pred = self.objective_.loss(self, Xi, yi)
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
+            return self.objective_.loss(self, Xi, yi)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities of shape (n_samples, n_classes), in the order of ``classes_``.

@@ -14,15 +14,19 @@ from sklearn.utils._param_validation import Interval
 
 
 class GANPair(torch.nn.Module):
-    """The generator and the discriminator of a GAN, trained together as one skorch module."""
+    """The generator and the discriminator of a GAN, trained together as one skorch module.
+
+    Both are reached through ``forward`` (``part="generator"`` or ``"discriminator"``), so
+    a data-parallel wrapper around the pair sees, and synchronizes, every call.
+    """
 
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module):
         super().__init__()
         self.generator = generator
         self.discriminator = discriminator
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.generator(z, y)
+    def forward(self, x: torch.Tensor, y: torch.Tensor, part: str = "generator") -> torch.Tensor:
+        return getattr(self, part)(x, y)
 
 
 class GAN(BaseEstimator, ABC):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -128,28 +129,39 @@ class GANNet(NeuralNet):
             setattr(self, f"optimizer_{part}_", self.optimizer(*args, **kwargs))
         return self
 
+    def pair(self) -> GANPair:
+        """The generator and discriminator, without any data-parallel wrapper."""
+        return self.module_
+
     def noise(self, n: int) -> torch.Tensor:
-        """Latent vectors for ``n`` samples on the training device."""
-        return torch.randn(n, self.gan.latent_dim, device=self.device)
+        """Latent vectors for ``n`` samples on the generator's device."""
+        device = next(self.module_.parameters()).device
+        return torch.randn(n, self.gan.latent_dim, device=device)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Back-propagate ``loss`` (through the accelerator when there is one)."""
+        loss.backward()
 
     def train_step(self, batch: Any, **fit_params: Any) -> dict:
         """``n_critic`` discriminator steps, then one generator step."""
         self._set_training(True)
         real, y = unpack_data(batch)
-        real = to_tensor(real, device=self.device)
-        onehot = F.one_hot(to_tensor(y, device=self.device), self.n_classes).to(real.dtype)
-        generator, discriminator = self.module_.generator, self.module_.discriminator
+        device = next(self.module_.parameters()).device
+        real = to_tensor(real, device=device)
+        onehot = F.one_hot(to_tensor(y, device=device), self.n_classes).to(real.dtype)
+        generator = partial(self.module_, part="generator")
+        discriminator = partial(self.module_, part="discriminator")
         with plugin_errors(self.gan):
             for _ in range(self.gan.n_critic):
                 fake = generator(self.noise(len(real)), onehot).detach()
                 d_loss = self.gan.discriminator_loss(discriminator, real, fake, onehot)
                 self.optimizer_discriminator_.zero_grad()
-                d_loss.backward()
+                self.backward(d_loss)
                 self.optimizer_discriminator_.step()
             fake = generator(self.noise(len(real)), onehot)
             g_loss = self.gan.generator_loss(discriminator, fake, onehot)
             self.optimizer_generator_.zero_grad()
-            g_loss.backward()
+            self.backward(g_loss)
             self.optimizer_generator_.step()
         d_value, g_value = d_loss.item(), g_loss.item()
         if not (math.isfinite(d_value) and math.isfinite(g_value)):
@@ -164,13 +176,14 @@ class GANNet(NeuralNet):
 
     def generate(self, y: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Encoded samples, one per class index in ``y``, from the generator in eval mode."""
-        generator = self.module_.generator
+        generator = self.pair().generator
         was_training = generator.training
         generator.eval()
         out = []
         with torch.no_grad():
+            device = next(generator.parameters()).device
             for start in range(0, len(y), batch_size):
-                yb = torch.as_tensor(np.asarray(y[start : start + batch_size]), device=self.device)
+                yb = torch.as_tensor(np.asarray(y[start : start + batch_size]), device=device)
                 onehot = F.one_hot(yb.long(), self.n_classes).float()
                 out.append(generator(self.noise(len(yb)), onehot).cpu().numpy())
         generator.train(was_training)

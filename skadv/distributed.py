@@ -1,0 +1,100 @@
+"""Data-parallel (multi-GPU) training through Hugging Face accelerate and skorch.
+
+skorch's :class:`~skorch.hf.AccelerateMixin` runs a net under an
+``accelerate.Accelerator``: ``accelerate launch train.py`` then trains on every GPU of the
+machine (or several machines), with mixed precision if the accelerator asks for it.
+:class:`AcceleratedAdversarialTrainer` is :class:`~skadv.AdversarialTrainer` on that
+footing; :class:`~skadv.GANAugmenter` takes ``accelerator=`` for its GAN.
+
+    from accelerate import Accelerator
+    clf = AcceleratedAdversarialTrainer(MLP, accelerator=Accelerator(), attack="pgd")
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from skorch.exceptions import DeviceWarning
+from skorch.hf import AccelerateMixin
+
+from skadv.gans.training import GANNet
+from skadv.trainer import AdversarialTrainer
+
+
+def quiet(*args: Any, **kwargs: Any) -> None:
+    """A print-log sink that discards the log."""
+
+
+class AcceleratedPickling:
+    """Keep ``device=None`` through pickling: skorch's unpickler would set ``"cpu"``,
+    which the accelerate path then refuses on the next ``fit``."""
+
+    def __setstate__(self, state: dict) -> None:
+        placed_by_accelerator = state.get("device") is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeviceWarning)
+            super().__setstate__(state)
+        if placed_by_accelerator:
+            self.device = None
+
+
+class AcceleratedAdversarialTrainer(AcceleratedPickling, AccelerateMixin, AdversarialTrainer):
+    """:class:`~skadv.AdversarialTrainer` trained through an ``accelerate.Accelerator``.
+
+    Batches are placed and sharded by the accelerator (leave ``device=None``); each
+    process crafts adversarial examples for its own shard on its own GPU, through the
+    unwrapped module, and gradients are averaged by the accelerator. The epoch log goes
+    to ``accelerator.print`` whatever ``verbose`` says (skorch's rule for custom sinks);
+    ``callbacks__print_log__sink=quiet`` silences it.
+
+    Parameters
+    ----------
+    module : torch module class or instance
+    accelerator : accelerate.Accelerator
+    **kwargs
+        Every :class:`~skadv.AdversarialTrainer` and skorch parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from accelerate import Accelerator
+    >>> from skadv.distributed import AcceleratedAdversarialTrainer, quiet
+    >>> from skadv.modules import MLP
+    >>> X = np.random.RandomState(0).rand(64, 4).astype(np.float32); y = np.arange(64) % 2
+    >>> clf = AcceleratedAdversarialTrainer(MLP, accelerator=Accelerator(cpu=True),
+    ...     attack="fgsm", max_epochs=1, train_split=None, callbacks__print_log__sink=quiet)
+    >>> clf = clf.fit(X, y)
+    >>> clf.predict(X[:2]).shape
+    (2,)
+    """
+
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
+        """One step on the objective's loss, under the accelerator's autocast."""
+        self._set_training(True)
+        with self.accelerator.autocast():
+            loss, y_pred = self.objective_loss(batch)
+            self.accelerator.backward(loss)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def attack_module(self) -> torch.nn.Module:
+        """The module without its data-parallel wrapper, so attacks need no gradient sync."""
+        return self.accelerator.unwrap_model(self.module_)
+
+
+class AcceleratedGANNet(AcceleratedPickling, AccelerateMixin, GANNet):
+    """:class:`~skadv.gans.training.GANNet` trained through an ``accelerate.Accelerator``.
+
+    Each training step runs a discriminator step and a generator step, so under
+    multi-GPU data parallelism the accelerator needs
+    ``DistributedDataParallelKwargs(find_unused_parameters=True)``.
+    """
+
+    def pair(self) -> Any:
+        """The generator and discriminator without the data-parallel wrapper."""
+        return self.accelerator.unwrap_model(self.module_)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Back-propagate through the accelerator (gradient scaling, sync)."""
+        self.accelerator.backward(loss)

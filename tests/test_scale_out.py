@@ -1,0 +1,129 @@
+"""Scale-out: a real dask.distributed cluster for search, accelerate for data parallelism."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from accelerate import Accelerator
+from dask.distributed import Client, LocalCluster, get_task_stream
+from sklearn.base import clone
+from sklearn.datasets import load_digits, make_classification
+from sklearn.model_selection import GridSearchCV
+
+from skadv import AdversarialTrainer, GANAugmenter, make_robust_scorer, robust_accuracy
+from skadv.distributed import AcceleratedAdversarialTrainer, quiet
+from skadv.gans import ConditionalGAN
+from skadv.modules import MLP
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+def test_grid_search_on_a_dask_cluster(digits):
+    X, y = digits
+    search = GridSearchCV(
+        AdversarialTrainer(MLP, max_epochs=3, lr=0.01, train_split=None, verbose=0, random_state=0),
+        {"eps": [0.05, 0.1], "attack": ["fgsm-rs", "pgd"]},
+        scoring={"acc": "accuracy", "robust": make_robust_scorer("pgd", eps=0.1, steps=5)},
+        refit="robust",
+        cv=2,
+    )
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        with get_task_stream(client) as stream, joblib.parallel_backend("dask"):
+            search.fit(X[:600], y[:600])
+        workers = {task["worker"] for task in stream.data}
+    assert len(workers) == 2  # both workers fitted candidates
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_index_ == int(np.argmax(search.cv_results_["mean_test_robust"]))
+
+
+def test_accelerated_trainer_trains_robustly_on_cpu(digits):
+    X, y = digits
+    clf = AcceleratedAdversarialTrainer(
+        MLP,
+        accelerator=Accelerator(cpu=True),
+        attack="pgd",
+        eps=0.1,
+        attack__steps=5,
+        max_epochs=8,
+        batch_size=32,
+        lr=0.01,
+        train_split=None,
+        callbacks__print_log__sink=quiet,
+        random_state=0,
+    ).fit(X[:1200], y[:1200])
+    plain = AdversarialTrainer(
+        MLP,
+        ratio=0.0,
+        max_epochs=8,
+        batch_size=32,
+        lr=0.01,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+    ).fit(X[:1200], y[:1200])
+    judge = dict(eps=0.1, steps=20, step_size=0.025, random_start=False)
+    assert (
+        robust_accuracy(clf, X[1200:], y[1200:], **judge)
+        > robust_accuracy(plain, X[1200:], y[1200:], **judge) + 0.2
+    )
+    assert clf.attack_module() is clf.accelerator.unwrap_model(clf.module_)
+
+
+def test_accelerated_gan_on_cpu():
+    X, y = make_classification(200, n_features=5, weights=[0.8], random_state=0)
+    aug = GANAugmenter(
+        gan=ConditionalGAN(hidden=(16,)),
+        max_epochs=3,
+        batch_size=16,
+        accelerator=Accelerator(cpu=True),
+        random_state=0,
+    )
+    X_res, y_res = aug.fit_resample(X, y)
+    assert np.bincount(y_res).tolist() == [np.bincount(y)[0]] * 2
+    assert type(aug.gan_net_).__name__ == "AcceleratedGANNet"
+    assert len(aug.gan_net_.history) == 3
+
+
+def assert_clean_params(estimator):
+    for name, value in estimator.get_params().items():
+        assert not isinstance(value, torch.Tensor), f"{name} holds a tensor"
+        assert not isinstance(value, torch.nn.Module), f"{name} holds a module instance"
+
+
+def test_estimators_clone_and_pickle_cleanly_for_both_paths(digits):
+    X, y = digits
+    estimators = [
+        AdversarialTrainer(MLP, max_epochs=1, train_split=None, verbose=0, random_state=0),
+        AcceleratedAdversarialTrainer(
+            MLP,
+            accelerator=Accelerator(cpu=True),
+            max_epochs=1,
+            train_split=None,
+            callbacks__print_log__sink=quiet,
+            random_state=0,
+        ),
+        GANAugmenter(gan=ConditionalGAN(hidden=(8,)), max_epochs=1, random_state=0),
+    ]
+    for est in estimators:
+        assert_clean_params(est)
+        copy = pickle.loads(pickle.dumps(clone(est)))
+        if isinstance(est, GANAugmenter):
+            copy.fit_resample(X[:300], y[:300])
+            fitted = pickle.loads(pickle.dumps(copy))
+            assert fitted.sample(2, y=1).shape == (2, 64)
+        else:
+            copy.fit(X[:300], y[:300])
+            fitted = pickle.loads(pickle.dumps(copy))
+            np.testing.assert_array_equal(fitted.predict(X[:50]), copy.predict(X[:50]))
+        assert_clean_params(fitted)
