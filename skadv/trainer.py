@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
 from numbers import Integral, Real
@@ -9,7 +10,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import HasMethods, Interval, validate_parameter_constraints
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from skorch import NeuralNetClassifier
@@ -64,6 +70,13 @@ class AdversarialTrainer(NeuralNetClassifier):
         Seeds weight initialization, shuffling and attack random starts during ``fit``
         without touching torch's global generator; the same value gives the same model
         on CPU.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Mixed precision: the forward passes of training and of the attack run under
+        ``torch.autocast`` in bfloat16 or float16 (with gradient scaling for float16).
+        Weights, inputs and the adversarial perturbation stay float32.
+    channels_last : bool, default=False
+        Keep the module and image batches (N, C, H, W) in channels-last memory format,
+        which tensor cores prefer.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
         Loss on logits.
     optimizer : torch optimizer class, default=torch.optim.Adam
@@ -109,6 +122,8 @@ class AdversarialTrainer(NeuralNetClassifier):
         "clip_values": [tuple, list, None],
         "feature_mask": ["array-like", None],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "precision": [StrOptions({"fp32", "bf16", "fp16"})],
+        "channels_last": ["boolean"],
     }
 
     def __init__(
@@ -123,6 +138,8 @@ class AdversarialTrainer(NeuralNetClassifier):
         clip_values: tuple | None = None,
         feature_mask: Any = None,
         random_state: int | None = None,
+        precision: str = "fp32",
+        channels_last: bool = False,
         criterion: Any = torch.nn.CrossEntropyLoss,
         optimizer: Any = torch.optim.Adam,
         lr: float = 0.001,
@@ -137,6 +154,8 @@ class AdversarialTrainer(NeuralNetClassifier):
         self.clip_values = clip_values
         self.feature_mask = feature_mask
         self.random_state = random_state
+        self.precision = precision
+        self.channels_last = channels_last
 
     @property
     def _default_callbacks(self) -> list:
@@ -270,7 +289,9 @@ class AdversarialTrainer(NeuralNetClassifier):
         with torch_seeded(self.random_state):
             if restart:
                 self.initialize()
-            self._check_output_width(X[:1])
+            self._check_output_width(X[:1])  # also materializes lazy parameters
+            if self.channels_last:
+                self.module_.to(memory_format=torch.channels_last)
             self.initialize_adversary()
             NeuralNetClassifier.partial_fit(self, X, y, **fit_params)
         self._recover_from_interrupt()
@@ -324,6 +345,13 @@ class AdversarialTrainer(NeuralNetClassifier):
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
 
+    def _autocast(self) -> Any:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        device_type = torch.device(self.device or "cpu").type
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=device_type, dtype=dtype)
+
     def _check_output_width(self, X: np.ndarray) -> None:
         module = self.attack_module()
         was_training = module.training
@@ -368,9 +396,30 @@ class AdversarialTrainer(NeuralNetClassifier):
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
         """One optimization step on the objective's (adversarial) loss."""
         self._set_training(True)
-        loss, y_pred = self.objective_loss(batch)
-        loss.backward()
+        with self._autocast():
+            loss, y_pred = self.objective_loss(batch)
+        scaler = getattr(self, "grad_scaler_", None)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def initialize_optimizer(self, triggered_directly: Any = None) -> AdversarialTrainer:
+        """The optimizer, and a gradient scaler when ``precision="fp16"``."""
+        super().initialize_optimizer()
+        self.grad_scaler_ = (
+            torch.amp.GradScaler(torch.device(self.device or "cpu").type)
+            if self.precision == "fp16"
+            else None
+        )
+        return self
+
+    def _step_optimizer(self, step_fn: Any) -> None:
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None:
+            return super()._step_optimizer(step_fn)
+        step_fn()  # a GradScaler cannot take the step as a closure
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
 
     def objective_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """The objective's loss on a training batch, and the predictions to log.
@@ -386,6 +435,8 @@ class AdversarialTrainer(NeuralNetClassifier):
         """
         Xi, yi = unpack_data(batch)
         Xi, yi = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
+        if self.channels_last and Xi.ndim == 4:
+            Xi = Xi.contiguous(memory_format=torch.channels_last)
         with plugin_errors(self.objective_):
             return self.objective_.loss(self, Xi, yi)
 

@@ -392,3 +392,36 @@ def test_inputs_are_not_mutated(digits):
     fast_trainer(module=SmallMLP, attack="pgd", max_epochs=1).fit(X_train, y_train)
     np.testing.assert_array_equal(X_train, X_copy)
     np.testing.assert_array_equal(y_train, y_copy)
+
+
+@pytest.mark.parametrize(
+    ("precision", "channels_last"), [("bf16", False), ("fp32", True), ("fp16", False)]
+)
+def test_speed_switches_keep_robust_accuracy(precision, channels_last, digits):
+    X_train, X_test, y_train, y_test = (
+        a.reshape(-1, 1, 8, 8) if a.ndim == 2 else a for a in digits
+    )
+    judge = dict(eps=0.1, steps=20, step_size=0.025, random_start=False)
+    common = dict(
+        module=CNN,
+        attack="pgd",
+        attack__steps=3,
+        eps=0.1,
+        max_epochs=3,
+        batch_size=64,
+        lr=3e-3,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+    )
+    reference = AdversarialTrainer(**common).fit(X_train, y_train)
+    fast = AdversarialTrainer(precision=precision, channels_last=channels_last, **common)
+    fast.fit(X_train, y_train)
+    assert (fast.grad_scaler_ is not None) == (precision == "fp16")
+    if channels_last:
+        weight = fast.module_.features[0].weight
+        assert weight.is_contiguous(memory_format=torch.channels_last)
+    gap = robust_accuracy(fast, X_test, y_test, **judge) - robust_accuracy(
+        reference, X_test, y_test, **judge
+    )
+    assert abs(gap) <= 0.03
