@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from skorch.callbacks import Callback
 from skorch.utils import data_from_dataset, to_numpy
+from tqdm.auto import tqdm
 
 from skadv.metrics import attacked_accuracy
 from skadv.plugins import resolve_attack
@@ -82,3 +83,31 @@ class RobustScoring(Callback):
             self.best_score_ = score
         net.history.record(self.name, score)
         net.history.record(self.name + "_best", bool(is_best))
+
+
+class EpochProgress(Callback):
+    """A progress bar over epochs (skorch's ``ProgressBar`` counts batches instead).
+
+    Parameters
+    ----------
+    desc : str, default="training"
+        Label in front of the bar.
+
+    Examples
+    --------
+    >>> from skadv.callbacks import EpochProgress
+    >>> EpochProgress("GAN").desc
+    'GAN'
+    """
+
+    def __init__(self, desc: str = "training"):
+        self.desc = desc
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, unit="epoch", leave=False)
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        self.bar_.update(1)
+
+    def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        self.bar_.close()

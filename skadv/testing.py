@@ -191,3 +191,64 @@ def check_gan(gan: Any, X: np.ndarray | None = None, y: np.ndarray | None = None
     assert got == wanted, f"{name}: asked for {wanted} rows per class, got {got}"
     assert X_res.shape[1:] == X.shape[1:], f"{name}: synthetic rows have the wrong shape"
     assert np.all(np.isfinite(X_res)), f"{name}: synthetic rows hold NaN or infinity"
+
+
+def check_objective(objective: Any) -> None:
+    """Check that a training objective keeps skadv's objective contract.
+
+    The objective is clonable; in a real :class:`~skadv.AdversarialTrainer` step its
+    ``loss`` returns a finite scalar that reaches the module's parameters and predictions
+    of shape (n_samples, n_classes); one epoch of training with it changes the model.
+
+    Parameters
+    ----------
+    objective : Objective class or instance
+
+    Raises
+    ------
+    AssertionError
+        Naming the first broken promise.
+
+    Examples
+    --------
+    >>> from skadv.objectives import TRADES
+    >>> from skadv.testing import check_objective
+    >>> check_objective(TRADES)
+    """
+    from skadv.modules import MLP
+    from skadv.trainer import AdversarialTrainer
+
+    base = _instance(objective)
+    name = type(base).__name__
+    assert clone(base).get_params().keys() == base.get_params().keys(), f"{name}: clone"
+    rng = np.random.default_rng(0)
+    X = rng.random((64, 6), dtype=np.float32)
+    y = np.arange(64) % 3
+    net = AdversarialTrainer(
+        MLP,
+        module__hidden=(8,),
+        module__n_features=6,
+        objective=base,
+        attack="pgd",
+        attack__steps=2,
+        max_epochs=1,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+    )
+    net.fit(X, y)
+    before = [p.detach().clone() for p in net.module_.parameters()]
+    net.partial_fit(X, y)
+    Xb, yb = torch.as_tensor(X[:16]), torch.as_tensor(y[:16])
+    net.module_.zero_grad(set_to_none=True)
+    loss, y_pred = net.objective_.loss(net, Xb, yb)
+    assert loss.ndim == 0 and torch.isfinite(loss), f"{name}: loss must be a finite scalar"
+    assert y_pred.shape == (16, 3), f"{name}: predictions of shape {tuple(y_pred.shape)}"
+    loss.backward()
+    assert any(p.grad is not None for p in net.module_.parameters()), (
+        f"{name}: the loss does not reach the module's parameters"
+    )
+    after = list(net.module_.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)), (
+        f"{name}: an epoch of training left the module unchanged"
+    )

@@ -5,7 +5,8 @@ import torch
 
 from skadv.attacks import FGSM, MIFGSM, PGD, Attack, FGSMRandomStart
 from skadv.gans import DCGAN, WGANGP, ConditionalGAN, TabularGAN
-from skadv.testing import check_attack, check_gan
+from skadv.objectives import TRADES, Madry
+from skadv.testing import check_attack, check_gan, check_objective
 
 
 @pytest.mark.parametrize("attack", [FGSM, FGSMRandomStart, PGD, MIFGSM])
@@ -26,6 +27,11 @@ def test_builtin_attacks_pass(attack, norm):
 )
 def test_builtin_gans_pass(gan):
     check_gan(gan)
+
+
+@pytest.mark.parametrize("objective", [Madry, Madry(ratio=0.5), TRADES])
+def test_builtin_objectives_pass(objective):
+    check_objective(objective)
 
 
 class Unbounded(Attack):
@@ -76,3 +82,16 @@ def test_broken_attacks_fail(attack, message):
 def test_broken_gan_fails():
     with pytest.raises(AssertionError, match="one score per sample"):
         check_gan(BadGenerator(hidden=(8,)))
+
+
+class Frozen(Madry):
+    """Returns a loss that does not depend on the model."""
+
+    def loss(self, net, X, y):
+        _, y_pred = super().loss(net, X, y)
+        return torch.zeros((), requires_grad=True), y_pred
+
+
+def test_broken_objective_fails():
+    with pytest.raises(AssertionError, match="does not reach the module"):
+        check_objective(Frozen)

@@ -15,6 +15,7 @@ from sklearn.metrics import balanced_accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from skadv.augment import GANAugmenter
+from skadv.callbacks import EpochProgress
 
 
 def imbalanced_data(seed: int) -> tuple[np.ndarray, ...]:
@@ -39,6 +40,7 @@ def compare(quick: bool, device: str, seed: int, log: Any) -> dict[str, Any]:
         "no augmentation": lambda X, y: (X, y),
         "GANAugmenter (cgan)": GANAugmenter(
             gan="cgan",
+            callbacks=[EpochProgress("cgan")],
             batch_size=16,
             max_epochs=100 if quick else 300,
             device=device,
@@ -79,6 +81,7 @@ def digit_samples(quick: bool, device: str, seed: int, path: Path, log: Any) -> 
     log.info("DCGAN on digits ...")
     aug = GANAugmenter(
         gan="dcgan",
+        callbacks=[EpochProgress("dcgan")],
         sampling_strategy="all",
         max_epochs=30 if quick else 100,
         device=device,

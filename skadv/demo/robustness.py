@@ -14,7 +14,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from skorch.dataset import ValidSplit
 
-from skadv.callbacks import RobustScoring
+from skadv.callbacks import EpochProgress, RobustScoring
 from skadv.metrics import RobustnessCurveDisplay
 from skadv.modules import MLP
 from skadv.trainer import AdversarialTrainer
@@ -36,21 +36,30 @@ def build_models(epochs: int, device: str, seed: int) -> dict[str, AdversarialTr
     common = dict(
         module=MLP,
         eps=DEMO_EPS,
-        max_epochs=epochs,
         batch_size=32,
         lr=0.01,
         device=device,
         random_state=seed,
         verbose=0,
         train_split=ValidSplit(0.1, stratified=True, random_state=seed),
-        callbacks=[("robust", RobustScoring("pgd", attack_params={"steps": 10}))],
     )
-    pgd = dict(attack="pgd", attack__steps=7, attack__step_size=0.025)
+    pgd = dict(attack="pgd", attack__steps=7, attack__step_size=0.025, max_epochs=epochs)
+    specs = {
+        "undefended": dict(ratio=0.0, max_epochs=epochs + 10),
+        "madry-pgd": dict(objective="madry", **pgd),
+        "trades": dict(objective="trades", beta=6.0, **pgd),
+        "fast-fgsm-rs": dict(attack="fgsm-rs", max_epochs=epochs),
+    }
     return {
-        "undefended": AdversarialTrainer(ratio=0.0, **{**common, "max_epochs": epochs + 10}),
-        "madry-pgd": AdversarialTrainer(objective="madry", **pgd, **common),
-        "trades": AdversarialTrainer(objective="trades", beta=6.0, **pgd, **common),
-        "fast-fgsm-rs": AdversarialTrainer(attack="fgsm-rs", **common),
+        name: AdversarialTrainer(
+            **common,
+            **spec,
+            callbacks=[
+                ("robust", RobustScoring("pgd", attack_params={"steps": 10})),
+                ("progress", EpochProgress(name)),
+            ],
+        )
+        for name, spec in specs.items()
     }
 
 

@@ -10,6 +10,7 @@ from sklearn.model_selection import train_test_split
 import skadv
 from skadv import AdversarialTrainer, robust_accuracy
 from skadv.modules import MLP
+from skadv.testing import check_objective
 from skadv_mart import MART
 
 
@@ -46,3 +47,7 @@ def test_mart_trains_a_robust_model_and_takes_beta_from_the_trainer():
         > robust_accuracy(plain, X_test, y_test, **judge) + 0.2
     )
     assert clone(mart).get_params()["objective"] == "mart"
+
+
+def test_contract():
+    check_objective(MART)
