@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from imblearn.utils import check_sampling_strategy
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
-from sklearn.utils import check_array
+from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -167,18 +167,29 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _make_gan(self) -> Any:
         return get_gan(self.gan) if isinstance(self.gan, str) else clone(self.gan)
 
-    def _check_X_y(self, X: Any, y: Any, gan: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _validate_X(self, X: Any, gan: Any, *, reset: bool, y: Any = "no_validation") -> Any:
+        """Validate tabular input with scikit-learn, image input against ``gan.input_ndim``.
+
+        Returns ``X``, or ``(X, y)`` when ``y`` is given, as ``validate_data`` does.
+        """
         ndim = getattr(gan, "input_ndim", 2)
         if ndim == 2:
-            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        else:
-            X = check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
-            if X.ndim != ndim:
-                raise ValueError(
-                    f"gan={self.gan!r} needs images of shape (n_samples, C, H, W); got X of "
-                    f"shape {X.shape}. Reshape it, e.g. X.reshape(-1, 1, 8, 8) for digits."
-                )
+            return validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        X = check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
+        if X.ndim != ndim:
+            raise ValueError(
+                f"gan={self.gan!r} needs images of shape (n_samples, C, H, W); got X of "
+                f"shape {X.shape}. Reshape it, e.g. X.reshape(-1, 1, 8, 8) for digits."
+            )
+        if reset:
             self.n_features_in_ = X.shape[1]
+        if isinstance(y, str) and y == "no_validation":
+            return X
+        check_consistent_length(X, y)
+        return X, y
+
+    def _check_X_y(self, X: Any, y: Any, gan: Any) -> tuple[np.ndarray, np.ndarray]:
+        X, y = self._validate_X(X, gan, reset=True, y=y)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         return X, y
@@ -316,9 +327,7 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _check_predict_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimator_")
-        if getattr(self.gan_, "input_ndim", 2) == 2:
-            return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
+        return self._validate_X(X, self.gan_, reset=False)
 
     @available_if(_estimator_has("predict"))
     def predict(self, X: Any) -> np.ndarray:

@@ -23,6 +23,16 @@ def _instance(obj: Any, **params: Any) -> Any:
     return obj(**params) if isinstance(obj, type) else clone(obj).set_params(**params)
 
 
+def _clonable_instance(obj: Any) -> tuple[Any, str]:
+    """A fresh instance of ``obj`` and its class name, after checking that it clones."""
+    base = _instance(obj)
+    name = type(base).__name__
+    assert clone(base).get_params().keys() == base.get_params().keys(), (
+        f"{name}: clone changed the parameters"
+    )
+    return base, name
+
+
 def _devices() -> list[str]:
     return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
@@ -74,10 +84,8 @@ def check_attack(
     >>> from skadv.testing import check_attack
     >>> check_attack(PGD)
     """
-    base = _instance(attack)
-    name = type(base).__name__
+    base, name = _clonable_instance(attack)
     params = base.get_params()
-    assert clone(base).get_params().keys() == params.keys(), f"{name}: clone changed params"
     for key in ("eps", "clip_values", "feature_mask"):
         assert key in params, f"{name}: has no {key!r} parameter"
     norms = norms or (params.get("norm", "linf"),)
@@ -149,9 +157,7 @@ def check_gan(gan: Any, X: np.ndarray | None = None, y: np.ndarray | None = None
     from skadv.augment import GANAugmenter
     from skadv.gans.base import GANPair
 
-    base = _instance(gan)
-    name = type(base).__name__
-    assert clone(base).get_params().keys() == base.get_params().keys(), f"{name}: clone"
+    base, name = _clonable_instance(gan)
     rng = np.random.default_rng(0)
     if X is None:
         shape = (1, 8, 8) if getattr(base, "input_ndim", 2) == 4 else (5,)
@@ -218,9 +224,7 @@ def check_objective(objective: Any) -> None:
     from skadv.modules import MLP
     from skadv.trainer import AdversarialTrainer
 
-    base = _instance(objective)
-    name = type(base).__name__
-    assert clone(base).get_params().keys() == base.get_params().keys(), f"{name}: clone"
+    base, name = _clonable_instance(objective)
     rng = np.random.default_rng(0)
     X = rng.random((64, 6), dtype=np.float32)
     y = np.arange(64) % 3
