@@ -72,7 +72,7 @@ def train_plain(X, y, device, seed):
     return model.eval()
 
 
-def train_skadv(X, y, device, seed):
+def train_skadv(X, y, device, seed, ratio=1.0):
     clf = AdversarialTrainer(
         Net,
         attack="pgd",
@@ -86,6 +86,7 @@ def train_skadv(X, y, device, seed):
         verbose=0,
         device=device,
         random_state=seed,
+        ratio=ratio,
     )
     return clf.fit(X, y).module_.eval()
 

@@ -77,7 +77,15 @@ class RobustScoring(Callback):
             clip_values=getattr(net, "clip_values_", None),
             feature_mask=getattr(net, "feature_mask", None),
         )
-        score = attacked_accuracy(net.module_, np.asarray(X), to_numpy(y), attack, self.batch_size)
+        score = attacked_accuracy(
+            net.module_,
+            np.asarray(X),
+            to_numpy(y),
+            attack,
+            self.batch_size,
+            precision=getattr(net, "precision", "fp32"),
+            channels_last=bool(getattr(net, "channels_last", False)),
+        )
         is_best = score > self.best_score_
         if is_best:
             self.best_score_ = score

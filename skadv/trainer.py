@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import warnings
 from numbers import Integral, Real
@@ -24,6 +23,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from skadv.plugins import plugin_errors, resolve_attack, resolve_objective
+from skadv.precision import PRECISIONS, autocast
 from skadv.seeding import torch_seeded
 
 
@@ -122,7 +122,7 @@ class AdversarialTrainer(NeuralNetClassifier):
         "clip_values": [tuple, list, None],
         "feature_mask": ["array-like", None],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
-        "precision": [StrOptions({"fp32", "bf16", "fp16"})],
+        "precision": [StrOptions(set(PRECISIONS))],
         "channels_last": ["boolean"],
     }
 
@@ -345,13 +345,6 @@ class AdversarialTrainer(NeuralNetClassifier):
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
 
-    def _autocast(self) -> Any:
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        device_type = torch.device(self.device or "cpu").type
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(device_type=device_type, dtype=dtype)
-
     def _check_output_width(self, X: np.ndarray) -> None:
         module = self.attack_module()
         was_training = module.training
@@ -396,7 +389,7 @@ class AdversarialTrainer(NeuralNetClassifier):
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
         """One optimization step on the objective's (adversarial) loss."""
         self._set_training(True)
-        with self._autocast():
+        with autocast(self.device, self.precision):
             loss, y_pred = self.objective_loss(batch)
         scaler = getattr(self, "grad_scaler_", None)
         (scaler.scale(loss) if scaler is not None else loss).backward()

@@ -104,6 +104,56 @@ def test_random_state_reproducible(model, batch):
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+class CountingModule(torch.nn.Module):
+    """Runs ``module`` and counts the samples it was run on."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+        self.samples = 0
+
+    def forward(self, x):
+        self.samples += len(x)
+        return self.module(x)
+
+
+@pytest.mark.parametrize("cls", [PGD, MIFGSM])
+@pytest.mark.parametrize("targeted", [False, True])
+def test_early_stop_keeps_every_adversarial_example_at_lower_cost(cls, targeted, model, batch):
+    x, y = batch
+    y = (y + 1) % 3 if targeted else y
+    params = dict(eps=0.1, steps=10, targeted=targeted, clip_values=(0.0, 1.0))
+    if cls is PGD:
+        params["random_state"] = 0
+    counted = CountingModule(model)
+    plain = cls(**params).perturb(counted, x, y)
+    plain_cost, counted.samples = counted.samples, 0
+    early = cls(early_stop=True, **params).perturb(counted, x, y)
+    model.eval()
+    with torch.no_grad():
+        plain_pred, early_pred = model(plain).argmax(1), model(early).argmax(1)
+    plain_hit = plain_pred == y if targeted else plain_pred != y
+    early_hit = early_pred == y if targeted else early_pred != y
+    assert 0 < int(early_hit.sum()) < len(x)
+    assert counted.samples < plain_cost
+    assert bool((early_hit | ~plain_hit).all())  # whatever plain finds, early stop finds
+    # samples never fooled took the full, identical path
+    torch.testing.assert_close(early[~early_hit], plain[~early_hit], atol=1e-6, rtol=0)
+    assert (early - x).abs().max() <= 0.1 + 1e-6 and early.min() >= 0 and early.max() <= 1
+
+
+def test_early_stop_needs_class_index_targets(model, batch):
+    x, _ = batch
+    soft = torch.softmax(torch.randn(len(x), 3), dim=1)
+
+    def kl(logits, p):
+        return torch.nn.functional.kl_div(logits.log_softmax(1), p, reduction="sum")
+
+    with pytest.raises(ValueError, match="early_stop needs class-index targets"):
+        PGD(early_stop=True).run(model, x, soft, loss_fn=kl)
+    assert PGD().run(model, x, soft, loss_fn=kl).shape == x.shape
+
+
 @pytest.mark.parametrize("cls", ALL)
 def test_sklearn_params_clone_and_registry(cls):
     attack = cls(eps=0.2)

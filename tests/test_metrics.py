@@ -10,7 +10,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from skorch import NeuralNetClassifier
 
-from skadv import PGD, RobustnessCurveDisplay, make_robust_scorer, robust_accuracy
+from skadv import (
+    PGD,
+    AdversarialTrainer,
+    RobustnessCurveDisplay,
+    make_robust_scorer,
+    robust_accuracy,
+)
 from skadv.exceptions import NotDifferentiableError
 
 from .conftest import MLP
@@ -48,6 +54,41 @@ def test_robust_accuracy_matches_attack_and_is_batched(plain_net, digits):
     assert robust == pytest.approx(small_batches)
     assert robust < clean - 0.3
     assert robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.0) == pytest.approx(clean)
+
+
+def test_early_stop_never_raises_robust_accuracy(plain_net, digits):
+    _, X_test, _, y_test = digits
+    judge = dict(eps=0.05, steps=10, random_start=False)
+    plain = robust_accuracy(plain_net, X_test, y_test, **judge)
+    early = robust_accuracy(plain_net, X_test, y_test, early_stop=True, **judge)
+    assert early <= plain
+    assert early == robust_accuracy(
+        plain_net, X_test, y_test, early_stop=True, batch_size=13, **judge
+    )
+
+
+def test_precision_follows_the_estimator_unless_given(plain_net, digits):
+    X_train, X_test, y_train, y_test = digits
+    bf16 = AdversarialTrainer(
+        MLP, precision="bf16", max_epochs=1, train_split=None, verbose=0, random_state=0
+    ).fit(X_train, y_train)
+    dtypes = []
+    for net in (bf16, plain_net):
+        net.module_.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    robust_accuracy(bf16, X_test, y_test, steps=2)
+    assert set(dtypes) == {torch.bfloat16}
+    dtypes.clear()
+    robust_accuracy(bf16, X_test, y_test, steps=2, precision="fp32")
+    robust_accuracy(plain_net, X_test, y_test, steps=2)
+    assert set(dtypes) == {torch.float32}
+    dtypes.clear()
+    make_robust_scorer(steps=2, precision="bf16")(plain_net, X_test, y_test)
+    assert set(dtypes) == {torch.bfloat16}
+    plain_net.module_._forward_hooks.clear()
+    with pytest.raises(ValueError, match="precision must be 'auto' or one of fp32, bf16, fp16"):
+        robust_accuracy(plain_net, X_test, y_test, precision="fp8")
+    with pytest.raises(ValueError, match="precision must be"):
+        make_robust_scorer(precision="half")
 
 
 def test_default_clip_values_come_from_the_data(plain_net, digits):

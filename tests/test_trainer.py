@@ -394,6 +394,17 @@ def test_inputs_are_not_mutated(digits):
     np.testing.assert_array_equal(y_train, y_copy)
 
 
+def test_fast_evaluation_agrees_with_fp32(robust_models, digits):
+    _, X_test, _, y_test = digits
+    madry = robust_models[0]
+    judge = dict(eps=0.1, steps=20, step_size=0.025, random_start=False)
+    reference = robust_accuracy(madry, X_test, y_test, **judge)
+    bf16 = robust_accuracy(madry, X_test, y_test, precision="bf16", **judge)
+    early = robust_accuracy(madry, X_test, y_test, early_stop=True, **judge)
+    assert abs(bf16 - reference) <= 0.01
+    assert reference - 0.01 <= early <= reference
+
+
 @pytest.mark.parametrize(
     ("precision", "channels_last"), [("bf16", False), ("fp32", True), ("fp16", False)]
 )
@@ -401,7 +412,7 @@ def test_speed_switches_keep_robust_accuracy(precision, channels_last, digits):
     X_train, X_test, y_train, y_test = (
         a.reshape(-1, 1, 8, 8) if a.ndim == 2 else a for a in digits
     )
-    judge = dict(eps=0.1, steps=20, step_size=0.025, random_start=False)
+    judge = dict(eps=0.1, steps=20, step_size=0.025, random_start=False, precision="fp32")
     common = dict(
         module=CNN,
         attack="pgd",
@@ -424,4 +435,4 @@ def test_speed_switches_keep_robust_accuracy(precision, channels_last, digits):
     gap = robust_accuracy(fast, X_test, y_test, **judge) - robust_accuracy(
         reference, X_test, y_test, **judge
     )
-    assert abs(gap) <= 0.03
+    assert abs(gap) <= 0.01  # one point, as the scale-out issue asks

@@ -70,12 +70,43 @@ class AttackContext:
 
     def gradient(self, x_adv: torch.Tensor) -> torch.Tensor:
         """Gradient of the loss at ``x_adv`` in the direction that helps the attacker."""
+        return self.gradient_and_logits(x_adv)[0]
+
+    def gradient_and_logits(self, x_adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`gradient` at ``x_adv``, and the (detached) logits it was computed from."""
         x_adv = x_adv.detach().requires_grad_(True)
-        loss = self.loss_fn(self.module(x_adv), self.y)
-        (grad,) = torch.autograd.grad(loss, x_adv)
+        logits = self.module(x_adv)
+        (grad,) = torch.autograd.grad(self.loss_fn(logits, self.y), x_adv)
         if self.targeted:
             grad = -grad
-        return self.masked(grad)
+        return self.masked(grad), logits.detach()
+
+    def succeeded(self, logits: torch.Tensor) -> torch.Tensor:
+        """Per sample, whether ``logits`` already meet the attacker's goal.
+
+        Untargeted: the predicted class differs from ``y``; targeted: it equals ``y``.
+        """
+        if self.y.ndim != 1 or self.y.is_floating_point():
+            raise ValueError(
+                "early_stop needs class-index targets, one per sample; this attack was "
+                f"given targets of shape {tuple(self.y.shape)} and dtype {self.y.dtype} "
+                "(a custom loss such as TRADES'). Set early_stop=False."
+            )
+        predicted = logits.argmax(dim=1)
+        return predicted == self.y if self.targeted else predicted != self.y
+
+    def subset(self, keep: torch.Tensor) -> AttackContext:
+        """The context restricted to the samples where the boolean ``keep`` is True."""
+        return AttackContext(
+            self.module,
+            self.x[keep],
+            self.y[keep],
+            targeted=self.targeted,
+            loss_fn=self.loss_fn,
+            clip=self._clip,
+            mask=self.mask,
+            generator=self.generator,
+        )
 
     def masked(self, t: torch.Tensor) -> torch.Tensor:
         """Zero ``t`` wherever the feature mask forbids changes."""
@@ -118,24 +149,41 @@ def iterate(
     step_size: float,
     random_start: bool,
     decay: float | None = None,
+    early_stop: bool = False,
 ) -> torch.Tensor:
     """Projected gradient steps from ``ctx.x``: the loop shared by FGSM-RS, PGD and MI-FGSM.
 
     Each step moves ``step_size`` along the normalized (momentum) gradient, clips to the
-    valid range, then projects back onto the ``eps`` ball around the clean input.
+    valid range, then projects back onto the ``eps`` ball around the clean input. With
+    ``early_stop``, a sample leaves the batch at the first iterate that meets the
+    attacker's goal, and that iterate is its result; the others step on as before.
     """
     x0 = ctx.x
     x_adv = ctx.clip(x0 + ctx.random_delta(eps, norm)) if random_start else x0
     momentum = torch.zeros_like(x0) if decay is not None else None
+    if early_stop:
+        result, index = x_adv.clone(), torch.arange(len(x0), device=x0.device)
     for _ in range(steps):
-        grad = ctx.gradient(x_adv)
+        grad, logits = ctx.gradient_and_logits(x_adv)
+        if early_stop:
+            keep = ~ctx.succeeded(logits)
+            if not bool(keep.all()):
+                result[index[~keep]] = x_adv[~keep]
+                index, ctx, x_adv, grad = index[keep], ctx.subset(keep), x_adv[keep], grad[keep]
+                x0 = ctx.x
+                momentum = momentum[keep] if momentum is not None else None
+                if not len(index):
+                    return result
         if momentum is not None:
             l1 = _per_sample_norm(grad, 1)
             momentum = decay * momentum + grad / torch.where(l1 == 0, torch.ones_like(l1), l1)
             grad = momentum
         x_adv = ctx.clip(x_adv + step_size * normalize(grad, norm))
         x_adv = x0 + project(x_adv - x0, eps, norm)
-    return x_adv
+    if not early_stop:
+        return x_adv
+    result[index] = x_adv
+    return result
 
 
 def _sum_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

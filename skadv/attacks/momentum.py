@@ -32,6 +32,11 @@ class MIFGSM(Attack):
         Valid input range.
     feature_mask : array-like or None, default=None
         Zero where a feature may not change.
+    early_stop : bool, default=False
+        Stop moving a sample at the first iterate that fools the model (reaches the
+        target class, when targeted) and return that iterate. Samples never fooled take
+        the same path as without it, so robust accuracy can only go down, and the
+        attack gets cheaper: each sample fooled early leaves the batch.
 
     Examples
     --------
@@ -47,6 +52,7 @@ class MIFGSM(Attack):
         **Attack._parameter_constraints,
         "steps": [Interval(Integral, 1, None, closed="left")],
         "step_size": [Interval(Real, 0, None, closed="neither"), None],
+        "early_stop": ["boolean"],
         "decay": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -60,6 +66,7 @@ class MIFGSM(Attack):
         targeted: bool = False,
         clip_values: tuple | None = None,
         feature_mask=None,
+        early_stop: bool = False,
     ):
         self.eps = eps
         self.norm = norm
@@ -69,6 +76,7 @@ class MIFGSM(Attack):
         self.targeted = targeted
         self.clip_values = clip_values
         self.feature_mask = feature_mask
+        self.early_stop = early_stop
 
     def _run(self, ctx: AttackContext) -> torch.Tensor:
         step = self.eps / self.steps if self.step_size is None else self.step_size
@@ -80,4 +88,5 @@ class MIFGSM(Attack):
             step_size=step,
             random_start=False,
             decay=self.decay,
+            early_stop=self.early_stop,
         )

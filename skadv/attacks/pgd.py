@@ -34,6 +34,11 @@ class PGD(Attack):
         Zero where a feature may not change.
     random_state : int or None, default=None
         Seed of the random start.
+    early_stop : bool, default=False
+        Stop moving a sample at the first iterate that fools the model (reaches the
+        target class, when targeted) and return that iterate. Samples never fooled take
+        the same path as without it, so robust accuracy can only go down, and the
+        attack gets cheaper: each sample fooled early leaves the batch.
 
     Examples
     --------
@@ -50,6 +55,7 @@ class PGD(Attack):
         **Attack._parameter_constraints,
         "steps": [Interval(Integral, 1, None, closed="left")],
         "step_size": [Interval(Real, 0, None, closed="neither"), None],
+        "early_stop": ["boolean"],
         "random_state": RANDOM_STATE,
         "random_start": ["boolean"],
     }
@@ -65,6 +71,7 @@ class PGD(Attack):
         clip_values: tuple | None = None,
         feature_mask=None,
         random_state: int | None = None,
+        early_stop: bool = False,
     ):
         self.eps = eps
         self.norm = norm
@@ -75,6 +82,7 @@ class PGD(Attack):
         self.clip_values = clip_values
         self.feature_mask = feature_mask
         self.random_state = random_state
+        self.early_stop = early_stop
 
     def _run(self, ctx: AttackContext) -> torch.Tensor:
         step = 2.5 * self.eps / self.steps if self.step_size is None else self.step_size
@@ -85,4 +93,5 @@ class PGD(Attack):
             steps=self.steps,
             step_size=step,
             random_start=self.random_start,
+            early_stop=self.early_stop,
         )

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skadv.exceptions import NotDifferentiableError
 from skadv.plugins import get_registry, plugin_errors, resolve_attack
+from skadv.precision import PRECISIONS, autocast
 
 
 class _LogProbabilities(torch.nn.Module):
@@ -94,6 +95,17 @@ def _default_clip_values(estimator: Any, X: np.ndarray) -> tuple[float, float]:
     return float(X.min()), float(X.max())
 
 
+def _precision(estimator: Any, precision: str) -> str:
+    if precision == "auto":
+        own = getattr(estimator, "precision", "fp32")
+        return own if own in PRECISIONS else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be 'auto' or one of {', '.join(PRECISIONS)}, got {precision!r}."
+        )
+    return precision
+
+
 def robust_accuracy(
     estimator: Any,
     X: Any,
@@ -103,6 +115,7 @@ def robust_accuracy(
     eps: float | None = None,
     clip_values: tuple | str | None = "auto",
     batch_size: int = 256,
+    precision: str = "auto",
     **attack_params: Any,
 ) -> float:
     """Accuracy of a fitted torch classifier on adversarial versions of ``X``.
@@ -127,8 +140,15 @@ def robust_accuracy(
         one, else the range of ``X``; ``None`` disables clipping.
     batch_size : int, default=256
         Samples attacked at once; memory stays flat however large ``X`` is.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Autocast dtype of the attack's and the final prediction's forward passes.
+        ``"auto"`` takes the estimator's own ``precision`` (an
+        :class:`~skadv.AdversarialTrainer` trained in bf16 is judged in bf16) and is
+        fp32 for anything else; the estimator's ``channels_last`` is followed too.
     **attack_params
-        Further attack parameters, such as ``steps=20``.
+        Further attack parameters, such as ``steps=20``, or ``early_stop=True`` for the
+        iterative attacks, which is faster and finds at least the same adversarial
+        examples.
 
     Returns
     -------
@@ -149,6 +169,7 @@ def robust_accuracy(
     True
     """
     estimator, X = _split_pipeline(estimator, X)
+    precision = _precision(estimator, precision)
     X = check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
     check_consistent_length(X, y)
     if batch_size < 1:
@@ -167,11 +188,26 @@ def robust_accuracy(
         with plugin_errors(attack_):
             X_adv = attack_.attack_estimator(estimator, X, targets)
         return float(np.mean(class_indices(estimator, estimator.predict(X_adv)) == targets))
-    return attacked_accuracy(logits_module(estimator), X, targets, attack_, batch_size)
+    return attacked_accuracy(
+        logits_module(estimator),
+        X,
+        targets,
+        attack_,
+        batch_size,
+        precision=precision,
+        channels_last=bool(getattr(estimator, "channels_last", False)),
+    )
 
 
 def attacked_accuracy(
-    module: torch.nn.Module, X: np.ndarray, targets: np.ndarray, attack: Any, batch_size: int
+    module: torch.nn.Module,
+    X: np.ndarray,
+    targets: np.ndarray,
+    attack: Any,
+    batch_size: int,
+    *,
+    precision: str = "fp32",
+    channels_last: bool = False,
 ) -> float:
     """Accuracy of ``module`` on ``attack``'s versions of validated ``X``, in batches.
 
@@ -187,6 +223,10 @@ def attacked_accuracy(
         A configured attack object.
     batch_size : int
         Samples attacked at once.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Autocast dtype of the forward passes.
+    channels_last : bool, default=False
+        Hand 4-D batches to the module in channels-last memory format.
 
     Returns
     -------
@@ -198,23 +238,35 @@ def attacked_accuracy(
     targets = torch.as_tensor(targets, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     attack._validate_params()
+    memory_format = torch.channels_last if channels_last and X.ndim == 4 else None
     for start in range(0, len(X), batch_size):
         xb = torch.as_tensor(X[start : start + batch_size], device=device, dtype=dtype)
+        if memory_format is not None:
+            xb = xb.contiguous(memory_format=memory_format)
         yb = targets[start : start + batch_size]
-        with plugin_errors(attack):
-            x_adv = attack.run(module, xb, yb)
-        with torch.no_grad():
-            correct += (module(x_adv).argmax(dim=1) == yb).sum()
+        with autocast(device, precision):
+            with plugin_errors(attack):
+                x_adv = attack.run(module, xb, yb)
+            with torch.no_grad():
+                correct += (module(x_adv).argmax(dim=1) == yb).sum()
     return correct.item() / len(X)
 
 
 class RobustScorer:
     """Scorer returning :func:`robust_accuracy`; made by :func:`make_robust_scorer`."""
 
-    def __init__(self, attack: Any, eps: float | None, batch_size: int, attack_params: dict):
+    def __init__(
+        self,
+        attack: Any,
+        eps: float | None,
+        batch_size: int,
+        precision: str,
+        attack_params: dict,
+    ):
         self.attack = attack
         self.eps = eps
         self.batch_size = batch_size
+        self.precision = precision
         self.attack_params = attack_params
 
     def __call__(self, estimator: Any, X: Any, y: Any) -> float:
@@ -225,16 +277,24 @@ class RobustScorer:
             self.attack,
             eps=self.eps,
             batch_size=self.batch_size,
+            precision=self.precision,
             **self.attack_params,
         )
 
     def __repr__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.attack_params.items())
+        if self.precision != "auto":
+            params += f", precision={self.precision!r}"
         return f"make_robust_scorer({self.attack!r}, eps={self.eps!r}{params})"
 
 
 def make_robust_scorer(
-    attack: Any = "pgd", *, eps: float | None = None, batch_size: int = 256, **attack_params: Any
+    attack: Any = "pgd",
+    *,
+    eps: float | None = None,
+    batch_size: int = 256,
+    precision: str = "auto",
+    **attack_params: Any,
 ) -> RobustScorer:
     """Make a scorer of robust accuracy for ``cross_val_score`` and ``GridSearchCV``.
 
@@ -246,6 +306,8 @@ def make_robust_scorer(
         Perturbation budget; ``None`` keeps the attack's own ``eps``.
     batch_size : int, default=256
         Samples attacked at once.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Autocast dtype of the attack, as in :func:`robust_accuracy`.
     **attack_params
         Further attack parameters, such as ``steps=20``.
 
@@ -261,4 +323,5 @@ def make_robust_scorer(
     make_robust_scorer('pgd', eps=0.1, steps=20)
     """
     resolve_attack(attack, eps=eps, **attack_params)  # fail now on a bad name or parameter
-    return RobustScorer(attack, eps, batch_size, attack_params)
+    _precision(None, precision)
+    return RobustScorer(attack, eps, batch_size, precision, attack_params)
