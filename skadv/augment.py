@@ -242,11 +242,16 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         callbacks = list(self.callbacks or [])
         if self.verbose:
             callbacks.insert(0, ProgressBar())
-        placement: dict[str, Any] = {"device": self.device}
+        placement: dict[str, Any] = {
+            "device": self.device,
+            "iterator_train": TensorBatches,
+            "iterator_train__device": self.device,
+        }
         net_class: type = GANNet
         if self.accelerator is not None:
             from skadv.distributed import AcceleratedGANNet, quiet
 
+            # skorch's default DataLoader, which the accelerator shards across processes
             net_class, placement = AcceleratedGANNet, {"accelerator": self.accelerator}
             if not self.verbose:  # skorch prints to the accelerator's sink regardless
                 placement["callbacks__print_log__sink"] = quiet
@@ -258,9 +263,7 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            iterator_train=TensorBatches,
             iterator_train__shuffle=True,
-            iterator_train__device=None if self.accelerator else self.device,
             iterator_train__drop_last=len(Z) > self.batch_size,
             train_split=None,
             callbacks=callbacks,

@@ -16,7 +16,8 @@ class TensorBatches:
     ``iterator_valid`` when ``X`` and ``y`` are arrays: the data is converted once, and a
     batch is one indexing operation instead of per-sample ``__getitem__`` calls and
     collation. With ``device="cuda"`` the data stays on the GPU and no batch crosses the
-    host-device boundary.
+    host-device boundary. One process only: under accelerate keep skorch's default
+    ``DataLoader``, which the accelerator shards across processes.
 
     Parameters
     ----------

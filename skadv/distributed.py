@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from skorch.exceptions import DeviceWarning
 from skorch.hf import AccelerateMixin
+from torch.nn.modules.lazy import LazyModuleMixin
 
 from skadv.gans.training import GANNet
 from skadv.trainer import AdversarialTrainer
@@ -27,11 +28,19 @@ def quiet(*args: Any, **kwargs: Any) -> None:
     """A print-log sink that discards the log."""
 
 
-class AcceleratedPickling:
-    """Keep ``device=None`` through pickling: skorch's unpickler would set ``"cpu"``,
-    which the accelerate path then refuses on the next ``fit``."""
+def has_uninitialized_params(module: torch.nn.Module) -> bool:
+    """Whether any lazy layer of ``module`` still waits for its first input."""
+    return any(
+        isinstance(m, LazyModuleMixin) and m.has_uninitialized_params() for m in module.modules()
+    )
+
+
+class AcceleratedNet:
+    """What skadv's accelerated nets add to skorch's ``AccelerateMixin``."""
 
     def __setstate__(self, state: dict) -> None:
+        """Keep ``device=None`` through pickling: skorch's unpickler would set ``"cpu"``,
+        which the accelerate path then refuses on the next ``fit``."""
         placed_by_accelerator = state.get("device") is None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeviceWarning)
@@ -39,8 +48,44 @@ class AcceleratedPickling:
         if placed_by_accelerator:
             self.device = None
 
+    def _initialize_accelerator(self) -> Any:
+        """Hand the accelerator only criteria with trainable parameters; move the rest.
 
-class AcceleratedAdversarialTrainer(AcceleratedPickling, AccelerateMixin, AdversarialTrainer):
+        On multi-process CPU runs accelerate wraps every prepared module in
+        ``DistributedDataParallel``, which refuses a parameter-less criterion such as
+        cross-entropy (multi-GPU runs skip those already).
+        """
+        lazy = [
+            name
+            for name in self._modules
+            if isinstance(getattr(self, name + "_"), torch.nn.Module)
+            and has_uninitialized_params(getattr(self, name + "_"))
+        ]
+        if lazy and self.accelerator.num_processes > 1:
+            raise ValueError(
+                f"{type(self).__name__}: {', '.join(n + '_' for n in lazy)} has lazy layers "
+                "whose parameters do not exist yet, and DistributedDataParallel needs them "
+                "at the start. Give the module its input size (skadv.modules.MLP takes "
+                "module__n_features) or use non-lazy layers."
+            )
+        criteria = self._criteria
+        frozen = [
+            name
+            for name in criteria
+            if isinstance(getattr(self, name + "_"), torch.nn.Module)
+            and not any(p.requires_grad for p in getattr(self, name + "_").parameters())
+        ]
+        self._criteria = [name for name in criteria if name not in frozen]
+        try:
+            super()._initialize_accelerator()
+        finally:
+            self._criteria = criteria
+        for name in frozen:
+            getattr(self, name + "_").to(self.accelerator.device)
+        return self
+
+
+class AcceleratedAdversarialTrainer(AcceleratedNet, AccelerateMixin, AdversarialTrainer):
     """:class:`~skadv.AdversarialTrainer` trained through an ``accelerate.Accelerator``.
 
     Batches are placed and sharded by the accelerator (leave ``device=None``); each
@@ -83,7 +128,7 @@ class AcceleratedAdversarialTrainer(AcceleratedPickling, AccelerateMixin, Advers
         return self.accelerator.unwrap_model(self.module_)
 
 
-class AcceleratedGANNet(AcceleratedPickling, AccelerateMixin, GANNet):
+class AcceleratedGANNet(AcceleratedNet, AccelerateMixin, GANNet):
     """:class:`~skadv.gans.training.GANNet` trained through an ``accelerate.Accelerator``.
 
     Each training step runs a discriminator step and a generator step, so under

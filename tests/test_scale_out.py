@@ -1,6 +1,11 @@
 """Scale-out: a real dask.distributed cluster for search, accelerate for data parallelism."""
 
+import json
 import pickle
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -127,3 +132,33 @@ def test_estimators_clone_and_pickle_cleanly_for_both_paths(digits):
             fitted = pickle.loads(pickle.dumps(copy))
             np.testing.assert_array_equal(fitted.predict(X[:50]), copy.predict(X[:50]))
         assert_clean_params(fitted)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_process_data_parallel_training_under_accelerate_launch(tmp_path):
+    """Real data parallelism: ``accelerate launch`` starts two CPU processes (gloo)."""
+    job = Path(__file__).parent / "accelerate_job.py"
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+    launch += ["--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+    launch += ["--dynamo_backend", "no", "--main_process_port", str(free_port())]
+    done = subprocess.run(
+        [*launch, str(job), str(tmp_path)], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in range(2)]
+    for rank in ranks:
+        assert rank["world_size"] == 2
+        assert rank["distributed_type"] == "DistributedType.MULTI_CPU"
+        assert rank["trainer_batches"] == -(-1200 // 32) // 2  # each process gets half
+        assert rank["gan_batches"] == (60 // 8) // 2
+        assert rank["robust_accuracy"] > 0.5
+        assert rank["counts"] == [119, 119]
+        assert "module__n_features" in rank["lazy_error"]
+    # averaged gradients keep the replicas identical, and so their samples
+    for key in ("trainer_weights", "gan_weights", "resampled"):
+        assert ranks[0][key] == ranks[1][key]
