@@ -49,11 +49,13 @@ class AcceleratedNet:
             self.device = None
 
     def _initialize_accelerator(self) -> Any:
-        """Hand the accelerator only criteria with trainable parameters; move the rest.
+        """Prepare the module and optimizers for the accelerator, refusing what DDP cannot take.
 
-        On multi-process CPU runs accelerate wraps every prepared module in
-        ``DistributedDataParallel``, which refuses a parameter-less criterion such as
-        cross-entropy (multi-GPU runs skip those already).
+        Lazy modules are refused by name in multi-process runs: DistributedDataParallel
+        needs their parameters at the start. Only criteria with trainable parameters go to
+        the accelerator, the rest are moved to its device: on multi-process CPU runs
+        accelerate wraps every prepared module in DistributedDataParallel, which refuses a
+        parameter-less criterion such as cross-entropy (multi-GPU runs skip those already).
         """
         lazy = [
             name
