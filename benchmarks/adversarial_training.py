@@ -120,13 +120,15 @@ def train_art(X, y, device, seed):
     return model.eval()
 
 
-def judge(model, X, y, device):
+def judge(model, X, y, device, batch_size=32):
+    """Accuracy of ``model`` under ART's PGD-20 (``batch_size`` 32 is ART's default)."""
     attack = ProjectedGradientDescent(
         art_classifier(model, device),
         eps=EPS,
         eps_step=STEP,
         max_iter=20,
         num_random_init=0,
+        batch_size=batch_size,
         verbose=False,
     )
     X_adv = attack.generate(X, y=y)
@@ -135,16 +137,19 @@ def judge(model, X, y, device):
     return float((pred.cpu().numpy() == y).mean())
 
 
+def digits_split():
+    """load_digits scaled to [0, 1], split 70/30 stratified."""
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, random_state=0, stratify=y
-    )
+    X_train, X_test, y_train, y_test = digits_split()
     ways = {"plain PyTorch": train_plain, "AdversarialTrainer": train_skadv, "ART": train_art}
     times = {name: [] for name in ways}
     robust = {}

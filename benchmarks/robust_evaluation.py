@@ -18,10 +18,7 @@ import time
 
 import numpy as np
 import torch
-from adversarial_training import EPS, STEP, art_classifier, train_skadv
-from art.attacks.evasion import ProjectedGradientDescent
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from adversarial_training import EPS, STEP, digits_split, judge, train_skadv
 
 from skadv import PGD
 from skadv.metrics import attacked_accuracy
@@ -45,22 +42,6 @@ def timed(device: str, run, *args, **kwargs) -> tuple[float, float]:
     return time.perf_counter() - start, accuracy
 
 
-def art_accuracy(model: torch.nn.Module, X: np.ndarray, y: np.ndarray, device: str) -> float:
-    attack = ProjectedGradientDescent(
-        art_classifier(model, device),
-        eps=EPS,
-        eps_step=STEP,
-        max_iter=STEPS,
-        num_random_init=0,
-        batch_size=BATCH,
-        verbose=False,
-    )
-    X_adv = attack.generate(X, y=y)
-    with torch.no_grad():
-        pred = model(torch.as_tensor(X_adv, device=next(model.parameters()).device)).argmax(1)
-    return float((pred.cpu().numpy() == y).mean())
-
-
 def skadv_accuracy(module, X, y, precision="fp32", **attack_params) -> float:
     attack = PGD(eps=EPS, steps=STEPS, step_size=STEP, random_start=False, **attack_params)
     attack.set_params(clip_values=(0.0, 1.0))
@@ -72,11 +53,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--n-samples", type=int, default=10_000)
     args = parser.parse_args()
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, random_state=0, stratify=y
-    )
+    X_train, X_test, y_train, y_test = digits_split()
     index = np.resize(np.arange(len(X_test)), args.n_samples)
     X_eval, y_eval = X_test[index], y_test[index]
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
@@ -87,7 +64,7 @@ def main() -> None:
     }
     for label, module in models.items():
         skadv_accuracy(module, X_eval[:BATCH], y_eval[:BATCH])  # warm-up
-        results = {"ART": timed(args.device, art_accuracy, module, X_eval, y_eval, args.device)}
+        results = {"ART": timed(args.device, judge, module, X_eval, y_eval, args.device, BATCH)}
         for way, extra in SKADV_WAYS.items():
             results[way] = timed(args.device, skadv_accuracy, module, X_eval, y_eval, **extra)
         print(f"\n{label}: {'way':<26}{'samples/s':>11}{'vs ART':>9}{'robust acc':>12}")

@@ -73,18 +73,23 @@ def test_precision_follows_the_estimator_unless_given(plain_net, digits):
         MLP, precision="bf16", max_epochs=1, train_split=None, verbose=0, random_state=0
     ).fit(X_train, y_train)
     dtypes = []
-    for net in (bf16, plain_net):
+    hooks = [
         net.module_.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
-    robust_accuracy(bf16, X_test, y_test, steps=2)
-    assert set(dtypes) == {torch.bfloat16}
-    dtypes.clear()
-    robust_accuracy(bf16, X_test, y_test, steps=2, precision="fp32")
-    robust_accuracy(plain_net, X_test, y_test, steps=2)
-    assert set(dtypes) == {torch.float32}
-    dtypes.clear()
-    make_robust_scorer(steps=2, precision="bf16")(plain_net, X_test, y_test)
-    assert set(dtypes) == {torch.bfloat16}
-    plain_net.module_._forward_hooks.clear()
+        for net in (bf16, plain_net)
+    ]
+    try:
+        robust_accuracy(bf16, X_test, y_test, steps=2)
+        assert set(dtypes) == {torch.bfloat16}
+        dtypes.clear()
+        robust_accuracy(bf16, X_test, y_test, steps=2, precision="fp32")
+        robust_accuracy(plain_net, X_test, y_test, steps=2)
+        assert set(dtypes) == {torch.float32}
+        dtypes.clear()
+        make_robust_scorer(steps=2, precision="bf16")(plain_net, X_test, y_test)
+        assert set(dtypes) == {torch.bfloat16}
+    finally:
+        for hook in hooks:
+            hook.remove()
     with pytest.raises(ValueError, match="precision must be 'auto' or one of fp32, bf16, fp16"):
         robust_accuracy(plain_net, X_test, y_test, precision="fp8")
     with pytest.raises(ValueError, match="precision must be"):
