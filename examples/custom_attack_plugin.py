@@ -35,8 +35,8 @@ class SignNoise(Attack):
 
     def _run(self, ctx):
         corner = torch.randint(0, 2, ctx.x.shape, device=ctx.x.device).to(ctx.x.dtype) * 2 - 1
-        step = corner * self.eps if self.norm == "linf" else ctx.random_delta(self.eps, "l2")
-        return ctx.clip(ctx.x + ctx.masked(step))
+        step = corner * self.eps if self.norm == "linf" else ctx.random_delta(self.eps)
+        return ctx.project(ctx.x + step)  # onto the threat model: ball, bounds, mask
 
 
 plugin = types.ModuleType("sign_noise_plugin")

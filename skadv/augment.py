@@ -20,6 +20,7 @@ from skadv.data import TensorBatches
 from skadv.gans.training import GANNet
 from skadv.plugins import get_gan, plugin_errors
 from skadv.seeding import torch_seeded
+from skadv.validation import check_device
 
 
 def _estimator_has(attr: str) -> Any:
@@ -213,6 +214,8 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return self._fit_resample(X, y)
 
     def _fit_resample(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        if self.accelerator is None:
+            check_device(self.device)
         gan = self._make_gan()
         gan._validate_params()
         X, y = self._check_X_y(X, y, gan)
@@ -270,7 +273,13 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             verbose=self.verbose,
             **placement,
         )
-        return net.fit(Z, np.searchsorted(self.learned_classes_, y).astype(np.int64))
+        net.fit(Z, np.searchsorted(self.learned_classes_, y).astype(np.int64))
+        if net.recover_from_interrupt() and not len(net.history):
+            raise KeyboardInterrupt(
+                "GAN training was interrupted in its first epoch; no rows were generated "
+                "and no estimator was fitted."
+            )
+        return net
 
     def _generate(self, labels: np.ndarray) -> np.ndarray:
         Z = self.gan_net_.generate(np.searchsorted(self.learned_classes_, labels))

@@ -40,9 +40,16 @@ def plugins_command(args: argparse.Namespace) -> int:
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run the demo on scikit-learn's bundled data and write the report."""
-    from skadv.demo import run_demo
+    from skadv.demo import prepare_output, run_demo
+    from skadv.validation import check_device
 
-    run_demo(out=args.out, device=args.device, quick=args.quick, seed=args.seed)
+    try:  # bad arguments: one line and exit status 2 before any training, no traceback
+        check_device(args.device, "--device")
+        prepare_output(args.out, args.force)
+    except ValueError as exc:
+        print(f"skadv demo: error: {exc}", file=sys.stderr)
+        return 2
+    run_demo(out=args.out, device=args.device, quick=args.quick, seed=args.seed, force=args.force)
     return 0
 
 
@@ -60,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device")
     demo.add_argument("--quick", action="store_true", help="smaller models, fewer epochs")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
     demo.set_defaults(func=demo_command)
     return parser
 

@@ -13,8 +13,14 @@ class NotDifferentiableError(TypeError):
     """The estimator has no torch module, so gradient-based attacks cannot reach it."""
 
 
-class GANTrainingError(RuntimeError):
-    """GAN training diverged (a NaN or infinite loss); the message says what to change."""
+class TrainingError(RuntimeError):
+    """Training diverged (a loss or weights that are not finite, or that exploded); the
+    message says what to change."""
+
+
+class GANTrainingError(TrainingError):
+    """GAN training diverged (an exploding or NaN loss, or synthetic rows far outside the
+    data); the message says what to change."""
 
 
 class GANCollapseWarning(UserWarning):

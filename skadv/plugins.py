@@ -6,7 +6,13 @@ group. Loading happens once, lazily, on the first registry look-up.
 
 The environment variable ``SKADV_PLUGINS`` chooses which external plugins load: unset
 loads all of them, an empty string loads none, and a comma-separated list loads only the
-plugins named (by entry-point or distribution name).
+plugins named. A name means the distribution of that name, else the distribution
+``skadv-<name>``, else the one distribution whose entry point has that name; a name that
+could mean two distributions loads neither and is reported. No plugin is imported
+unless it is chosen, and no two plugins share an entry-point name.
+
+The registry is built once, under a lock, so threads that look up components at the
+same time see one registry.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib
+import inspect
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from importlib.metadata import entry_points, version
+from importlib.metadata import EntryPoint, entry_points, version
 from typing import Any
 
 import pluggy
@@ -105,6 +113,7 @@ class Registry:
 
 _manager: pluggy.PluginManager | None = None
 _registry: Registry | None = None
+_lock = threading.RLock()
 
 
 def _wanted_plugins() -> set[str] | None:
@@ -114,26 +123,85 @@ def _wanted_plugins() -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def _load_external(pm: pluggy.PluginManager, registry: Registry) -> None:
+def _distribution(ep: EntryPoint) -> tuple[str, str]:
+    return (ep.dist.name, ep.dist.version) if ep.dist is not None else ("unknown", "unknown")
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _choose(candidates: list[EntryPoint], token: str, registry: Registry) -> list[EntryPoint]:
+    """The entry points ``token`` of ``SKADV_PLUGINS`` means, by the rules in the docstring."""
+    for rule in (
+        lambda ep: _canonical(_distribution(ep)[0]) == _canonical(token),
+        lambda ep: _canonical(_distribution(ep)[0]) == _canonical(f"skadv-{token}"),
+        lambda ep: ep.name == token,
+    ):
+        chosen = [ep for ep in candidates if rule(ep)]
+        dists = sorted({_distribution(ep)[0] for ep in chosen})
+        if len(dists) == 1:
+            return chosen
+        if len(dists) > 1:
+            registry.report(
+                token,
+                ", ".join(dists),
+                f"{ENV_VAR} names {token!r}, which could mean any of the distributions "
+                f"{', '.join(dists)}; none is loaded. Name the distribution instead.",
+            )
+            return []
+    registry.report(token, "not installed", f"{ENV_VAR} names it, but no such plugin is installed")
+    return []
+
+
+def _selected(registry: Registry) -> list[EntryPoint]:
+    """The installed entry points to load: all, or those ``SKADV_PLUGINS`` names."""
+    candidates = list(entry_points(group=ENTRY_POINT_GROUP))
     wanted = _wanted_plugins()
-    seen: set[str] = set()
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        dist_name = ep.dist.name if ep.dist is not None else "unknown"
-        dist_version = ep.dist.version if ep.dist is not None else "unknown"
-        if wanted is not None and not wanted & {ep.name, dist_name}:
+    if wanted is None:
+        # on a shared entry-point name, the skadv-<name> distribution, else the first, wins
+        candidates.sort(key=lambda ep: _canonical(_distribution(ep)[0]) != f"skadv-{ep.name}")
+        return candidates
+    chosen = [ep for token in sorted(wanted) for ep in _choose(candidates, token, registry)]
+    return list(dict.fromkeys(chosen))
+
+
+def _load_external(pm: pluggy.PluginManager, registry: Registry) -> None:
+    taken: dict[str, str] = {}
+    for ep in _selected(registry):
+        dist_name, dist_version = _distribution(ep)
+        if ep.name in taken:  # never imported: the name belongs to another plugin
+            registry.report(
+                ep.name,
+                dist_name,
+                f"not loaded: its entry-point name {ep.name!r} is already used by {taken[ep.name]}",
+            )
             continue
-        seen.update({ep.name, dist_name})
+        taken[ep.name] = dist_name
         try:
             module = ep.load()
             pm.register(module, name=ep.name)
-        except Exception as exc:  # a broken plugin must not break skadv
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin, even one calling sys.exit, is isolated
             registry.report(ep.name, dist_name, f"failed to load: {type(exc).__name__}: {exc}")
             continue
+        _check_hook_names(pm, module, ep.name, dist_name, registry)
         registry.plugins.append(Plugin(ep.name, dist_name, dist_version))
-    for missing in sorted((wanted or set()) - seen):
-        registry.report(
-            missing, "not installed", f"{ENV_VAR} names it, but no such plugin is installed"
-        )
+
+
+def _check_hook_names(
+    pm: pluggy.PluginManager, plugin: Any, name: str, distribution: str, registry: Registry
+) -> None:
+    """Report hook implementations whose name matches no hook (a misspelling, say), as
+    pluggy's ``check_pending`` would, without failing the plugin's other hooks."""
+    for attr in dir(plugin):
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        if opts is None or (opts.get("specname") or attr) in HOOKS.values():
+            continue
+        close = difflib.get_close_matches(attr, list(HOOKS.values()), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        registry.report(name, distribution, f"implements {attr!r}, which is no skadv hook{hint}")
 
 
 def _collect(pm: pluggy.PluginManager, registry: Registry, only: str | None = None) -> None:
@@ -146,7 +214,9 @@ def _collect(pm: pluggy.PluginManager, registry: Registry, only: str | None = No
             plugin = by_name[impl.plugin_name]
             try:
                 impl.function(register=partial(registry.add, kind, plugin))
-            except Exception as exc:  # isolate the plugin, keep the others
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # isolate the plugin, keep the others
                 registry.report(
                     plugin.name,
                     plugin.distribution,
@@ -171,6 +241,13 @@ def _load() -> Registry:
     global _manager, _registry
     if _registry is not None:
         return _registry
+    with _lock:
+        if _registry is None:
+            _manager, _registry = _build()
+    return _registry
+
+
+def _build() -> tuple[pluggy.PluginManager, Registry]:
     pm = pluggy.PluginManager("skadv")
     pm.add_hookspecs(hookspecs)
     registry = Registry()
@@ -180,8 +257,7 @@ def _load() -> Registry:
         registry.plugins.append(Plugin(module_name, "skadv", skadv_version))
     _load_external(pm, registry)
     _collect(pm, registry)
-    _manager, _registry = pm, registry
-    return registry
+    return pm, registry
 
 
 def register_plugin(plugin: Any, name: str | None = None) -> str:
@@ -203,11 +279,19 @@ def register_plugin(plugin: Any, name: str | None = None) -> str:
     str
         The name the plugin was registered under.
     """
+    if plugin is None or isinstance(plugin, (str, bytes, int, float)):
+        raise TypeError(
+            "register_plugin needs a module or object holding @hookimpl functions (such "
+            f"as skadv_register_attacks), got {plugin!r}."
+        )
     registry = _load()
-    assert _manager is not None
-    registered = _manager.register(plugin, name=name)
-    registry.plugins.append(Plugin(registered, "(registered in process)", "-"))
-    _collect(_manager, registry, only=registered)
+    with _lock:
+        assert _manager is not None
+        registered = _manager.register(plugin, name=name)
+        source = "(registered in process)"
+        _check_hook_names(_manager, plugin, registered, source, registry)
+        registry.plugins.append(Plugin(registered, source, "-"))
+        _collect(_manager, registry, only=registered)
     return registered
 
 
@@ -237,11 +321,15 @@ def _lookup(kind: str, name: str) -> Component:
 def _create(kind: str, name: str, params: dict[str, Any]) -> Any:
     component = _lookup(kind, name)
     try:
-        return component.factory(**params)
+        inspect.signature(component.factory).bind(**params)
     except TypeError as exc:
         accepted = getattr(component.factory, "_get_param_names", lambda: [])()
         hint = f" Valid parameters: {', '.join(accepted)}." if accepted else ""
         raise TypeError(f"Invalid parameters for {kind} {name!r}: {exc}.{hint}") from exc
+    except ValueError:  # no introspectable signature: let the call itself decide
+        pass
+    with _component_errors(component):
+        return component.factory(**params)
 
 
 def list_attacks() -> list[str]:
@@ -417,19 +505,31 @@ def origin(obj: Any) -> Component | None:
     return None
 
 
+def describe(component: Component) -> str:
+    """``kind 'name' of plugin 'p' (distribution version)``, for messages."""
+    plugin = component.plugin
+    return (
+        f"{component.kind} {component.name!r} of plugin {plugin.name!r} "
+        f"({plugin.distribution} {plugin.version})"
+    )
+
+
+@contextlib.contextmanager
+def _component_errors(component: Component | None) -> Iterator[None]:
+    try:
+        yield
+    except PluginError:  # already names its component
+        raise
+    except Exception as exc:
+        if component is None or component.plugin.distribution == "skadv":
+            raise
+        raise PluginError(f"{describe(component)} raised {type(exc).__name__}: {exc}") from exc
+
+
 @contextlib.contextmanager
 def plugin_errors(obj: Any) -> Iterator[None]:
     """Re-raise an exception from a third-party component as a :class:`PluginError`
     that names the plugin and distribution; built-ins and unregistered objects raise as is.
     """
-    try:
+    with _component_errors(origin(obj)):
         yield
-    except Exception as exc:
-        component = origin(obj)
-        if component is None or component.plugin.distribution == "skadv":
-            raise
-        plugin = component.plugin
-        raise PluginError(
-            f"{component.kind} {component.name!r} of plugin {plugin.name!r} "
-            f"({plugin.distribution} {plugin.version}) raised {type(exc).__name__}: {exc}"
-        ) from exc

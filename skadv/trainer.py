@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -22,9 +21,12 @@ from skorch.callbacks import EpochScoring
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
+from skadv.exceptions import TrainingError
 from skadv.plugins import plugin_errors, resolve_attack, resolve_objective
 from skadv.precision import PRECISIONS, autocast
+from skadv.recovery import EpochSnapshots
 from skadv.seeding import torch_seeded
+from skadv.validation import Number, check_device, check_feature_mask
 
 
 def _index_accuracy(net: Any, X: Any, y: Any) -> float:
@@ -36,7 +38,7 @@ def _index_accuracy(net: Any, X: Any, y: Any) -> float:
     return float(np.mean(y_proba.argmax(axis=1) == np.asarray(y)))
 
 
-class AdversarialTrainer(NeuralNetClassifier):
+class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
     """A skorch classifier trained on adversarial examples crafted per batch.
 
     Every skorch feature keeps working (``device``, callbacks, ``train_split``,
@@ -93,6 +95,8 @@ class AdversarialTrainer(NeuralNetClassifier):
         The objective used in the last fit.
     clip_values_ : tuple (min, max)
         The valid input range used in the last fit.
+    sample_shape_ : tuple of int
+        Shape of one sample seen in fit; ``predict`` and the robust metrics refuse others.
     classes_ : ndarray of shape (n_classes,)
         Class labels seen in fit.
     n_features_in_ : int
@@ -112,13 +116,16 @@ class AdversarialTrainer(NeuralNetClassifier):
     """
 
     prefixes_: ClassVar[list[str]] = NeuralNetClassifier.prefixes_ + ["attack", "objective"]
+    _resume_hint = ", and fit can be resumed (warm_start=True, or a Checkpoint with LoadInitState)"
 
     _parameter_constraints: ClassVar[dict] = {
         "attack": [str, HasMethods(["perturb", "set_params"])],
-        "eps": [Interval(Real, 0, None, closed="left")],
+        "eps": [Number(Real, 0, None, closed="left")],
         "objective": [str, HasMethods(["loss"])],
-        "ratio": [Interval(Real, 0, 1, closed="both")],
-        "beta": [Interval(Real, 0, None, closed="left")],
+        "ratio": [Number(Real, 0, 1, closed="both")],
+        "beta": [Number(Real, 0, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Number(Real, 0, None, closed="neither")],
         "clip_values": [tuple, list, None],
         "feature_mask": ["array-like", None],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
@@ -171,6 +178,7 @@ class AdversarialTrainer(NeuralNetClassifier):
             {name: getattr(self, name) for name in self._parameter_constraints},
             caller_name=type(self).__name__,
         )
+        check_device(self.device)
         if not (
             isinstance(self.criterion, type)
             and issubclass(self.criterion, torch.nn.CrossEntropyLoss)
@@ -192,6 +200,11 @@ class AdversarialTrainer(NeuralNetClassifier):
             self.clip_values_ = (
                 tuple(self.clip_values) if self.clip_values else (float(X.min()), float(X.max()))
             )
+            self.sample_shape_ = X.shape[1:]
+            if self.feature_mask is not None:
+                check_feature_mask(self.feature_mask, self.sample_shape_)
+        else:
+            self._check_sample_shape(X)
         unseen = np.setdiff1d(y, self.classes_)
         if unseen.size:
             raise ValueError(
@@ -199,6 +212,14 @@ class AdversarialTrainer(NeuralNetClassifier):
                 f"known classes are {self.classes_.tolist()[:20]}."
             )
         return X, np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _check_sample_shape(self, X: np.ndarray) -> None:
+        if X.shape[1:] != self.sample_shape_:
+            raise ValueError(
+                f"X has samples of shape {X.shape[1:]}, but {type(self).__name__} was fitted "
+                f"on samples of shape {self.sample_shape_}; reshape X to "
+                f"(n_samples, {', '.join(map(str, self.sample_shape_))})."
+            )
 
     def _get_param_names(self) -> list[str]:
         return [name for name in super()._get_param_names() if not name.startswith("_")]
@@ -249,7 +270,7 @@ class AdversarialTrainer(NeuralNetClassifier):
         """
         restart = not self.warm_start or not self.initialized_
         if restart:
-            for name in ("classes_inferred_", "clip_values_", "n_features_in_"):
+            for name in ("classes_inferred_", "clip_values_", "n_features_in_", "sample_shape_"):
                 self.__dict__.pop(name, None)
         return self._fit(X, y, restart=restart, _routing_method="fit", **fit_params)
 
@@ -293,36 +314,37 @@ class AdversarialTrainer(NeuralNetClassifier):
             if self.channels_last:
                 self.module_.to(memory_format=torch.channels_last)
             self.initialize_adversary()
-            NeuralNetClassifier.partial_fit(self, X, y, **fit_params)
-        self._recover_from_interrupt()
+            try:
+                NeuralNetClassifier.partial_fit(self, X, y, **fit_params)
+            except TrainingError as exc:
+                n_epochs = self.restore_last_epoch()
+                raise TrainingError(
+                    f"{exc} The module is restored to the end of epoch {n_epochs}."
+                ) from None
+        self.recover_from_interrupt()
         return self
 
-    def _snapshot(self) -> None:
-        state = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
-        self.last_epoch_state_ = (len(self.history), state)
-
-    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
-        """Keep the module as it was before training, in case the first epoch is interrupted."""
-        self._snapshot()
+    def on_batch_end(self, net: Any, batch: Any = None, training: bool = False, **kw: Any) -> None:
+        """Stop with a :class:`~skadv.exceptions.TrainingError` on a non-finite loss."""
+        if not training:
+            return
+        loss = self.history[-1, "batches", -1, "train_loss"]
+        if not np.isfinite(loss):
+            raise TrainingError(
+                f"{type(self).__name__}: the training loss became {loss} in epoch "
+                f"{len(self.history)}, batch {len(self.history[-1, 'batches'])}. Lower lr "
+                f"(now {self.lr}), scale the input, or use precision='fp32'."
+            )
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
-        """Keep the module as it is after this epoch, in case the next one is interrupted."""
-        self._snapshot()
-
-    def _recover_from_interrupt(self) -> None:
-        """After a KeyboardInterrupt (which skorch swallows), restore the last whole epoch."""
-        n_epochs, state = self.__dict__.pop("last_epoch_state_")
-        if len(self.history) == n_epochs:
-            return
-        del self.history[n_epochs:]
-        self.module_.load_state_dict(state)
-        warnings.warn(
-            f"Training was interrupted in epoch {n_epochs + 1}; the module is restored to "
-            f"the end of epoch {n_epochs}, and fit can be resumed (warm_start=True, or a "
-            "Checkpoint with LoadInitState).",
-            UserWarning,
-            stacklevel=3,
-        )
+        """Stop on non-finite weights; otherwise keep a snapshot of this epoch."""
+        params = list(self.module_.parameters())
+        if params and not bool(torch.stack([p.isfinite().all() for p in params]).all()):
+            raise TrainingError(
+                f"{type(self).__name__}: the module's weights became NaN or infinite in "
+                f"epoch {len(self.history)}. Lower lr (now {self.lr}) or scale the input."
+            )
+        super().on_epoch_end(net, **kwargs)
 
     def initialize_module(self) -> AdversarialTrainer:
         """Initialize ``module_``, passing ``n_classes`` when the module takes it.
@@ -446,6 +468,7 @@ class AdversarialTrainer(NeuralNetClassifier):
         """
         check_is_fitted(self, "clip_values_")
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+        self._check_sample_shape(X)
         return super().predict_proba(X)
 
     def predict(self, X: Any) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The command line: --version, and the demo end to end on bundled data."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -62,15 +63,39 @@ def test_demo_quick_writes_report_and_results(tmp_path):
     assert results["seed"] == 0 and results["device"] == "cpu"
 
 
+def run_demo_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "skadv.cli", "demo", *args], capture_output=True, text=True
+    )
+
+
 @pytest.mark.skipif(
     torch.cuda.is_available(), reason="checks the message on a machine without CUDA"
 )
 def test_demo_on_cuda_without_cuda_fails_fast(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "skadv.cli", "demo", "--device", "cuda", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode != 0
-    assert "CUDA is not available here" in result.stderr and "--device cpu" in result.stderr
+    result = run_demo_cli("--device", "cuda", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "CUDA is not available here" in result.stderr and "--device='cpu'" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_refuses_bad_output_folders_in_one_line_before_training(tmp_path):
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "report.html").write_text("the user's own report")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    cases = {
+        str(users): "is not empty.*--force",
+        "": "--out is empty",
+        str(a_file): "is a file, not a folder",
+        str(a_file / "sub"): "is not a writable folder",
+    }
+    for out, message in cases.items():
+        result = run_demo_cli("--out", out, "--quick")
+        assert result.returncode == 2, out
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert re.search(message, result.stderr), result.stderr
+    assert (users / "report.html").read_text() == "the user's own report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "mine"]

@@ -140,7 +140,7 @@ def test_bad_input_names_the_parameter(plain_net, digits):
         robust_accuracy(plain_net, X_nan, y_test, eps=0.1)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         robust_accuracy(plain_net, X_test, y_test[:-1], eps=0.1)
-    with pytest.raises(ValueError, match="'eps' parameter of PGD must be a float in the range"):
+    with pytest.raises(ValueError, match="'eps' parameter of robust_accuracy must be a float"):
         robust_accuracy(plain_net, X_test, y_test, eps=-1.0)
     with pytest.raises(ValueError, match="Unknown attack 'pgdd'"):
         make_robust_scorer("pgdd", eps=0.1)

@@ -69,8 +69,8 @@ class BadGenerator(ConditionalGAN):
 @pytest.mark.parametrize(
     ("attack", "message"),
     [
-        (Unbounded, "exceeds eps"),
-        (IgnoresMask, "ignores feature_mask"),
+        (Unbounded, "Unbounded: attack Unbounded returned points outside the eps-ball"),
+        (IgnoresMask, "returned changes to immutable features"),
         (LeavesGradients, "left gradients"),
     ],
 )

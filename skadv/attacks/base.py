@@ -6,7 +6,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -14,37 +14,21 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from skadv.exceptions import PluginError
+from skadv.plugins import describe, origin
+from skadv.threat.feasible import FeasibleSet, from_attack_params, per_sample_norm
+from skadv.validation import Number, check_feature_mask
+
 RANDOM_STATE = [Interval(Integral, 0, 2**32 - 1, closed="both"), None]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _per_sample_norm(t: torch.Tensor, p: float) -> torch.Tensor:
-    flat = t.reshape(len(t), -1)
-    return torch.linalg.vector_norm(flat, ord=p, dim=1).reshape((-1,) + (1,) * (t.ndim - 1))
-
-
-def normalize(grad: torch.Tensor, norm: str) -> torch.Tensor:
-    """Steepest-ascent direction of unit ``norm`` for ``grad``, per sample."""
-    if norm == "linf":
-        return grad.sign()
-    size = _per_sample_norm(grad, 2)
-    return grad / torch.where(size == 0, torch.ones_like(size), size)
-
-
-def project(delta: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
-    """Project perturbations onto the ``norm`` ball of radius ``eps``, per sample."""
-    if norm == "linf":
-        return delta.clamp(-eps, eps)
-    size = _per_sample_norm(delta, 2)
-    scale = torch.where(size == 0, torch.ones_like(size), (eps / size).clamp(max=1.0))
-    return delta * scale
-
-
 class AttackContext:
-    """What an attack needs while it runs: the model, the batch and the constraints.
+    """What an attack needs while it runs: the model, the batch and the feasible set.
 
     Built by :meth:`Attack.perturb`; attack implementations use its methods rather than
-    touching the module directly, so masking, clipping and targeting are handled once.
+    touching the module or the constraints directly, so the threat model (budget, bounds,
+    immutable, integer and categorical features, relations) is handled once.
     """
 
     def __init__(
@@ -55,8 +39,7 @@ class AttackContext:
         *,
         targeted: bool,
         loss_fn: LossFn,
-        clip: tuple[torch.Tensor, torch.Tensor] | None,
-        mask: torch.Tensor | None,
+        feasible: FeasibleSet,
         generator: torch.Generator | None,
     ):
         self.module = module
@@ -64,8 +47,7 @@ class AttackContext:
         self.y = y
         self.targeted = targeted
         self.loss_fn = loss_fn
-        self._clip = clip
-        self.mask = mask
+        self.feasible = feasible
         self.generator = generator
 
     def gradient(self, x_adv: torch.Tensor) -> torch.Tensor:
@@ -103,48 +85,45 @@ class AttackContext:
             self.y[keep],
             targeted=self.targeted,
             loss_fn=self.loss_fn,
-            clip=self._clip,
-            mask=self.mask,
+            feasible=self.feasible,
             generator=self.generator,
         )
 
     def masked(self, t: torch.Tensor) -> torch.Tensor:
-        """Zero ``t`` wherever the feature mask forbids changes."""
-        return t if self.mask is None else t * self.mask
+        """Zero ``t`` wherever the threat model forbids changes."""
+        return self.feasible.masked(t)
 
     def clip(self, x_adv: torch.Tensor) -> torch.Tensor:
-        """Clip ``x_adv`` to the valid input range, if one is set."""
-        if self._clip is None:
-            return x_adv
-        return torch.minimum(torch.maximum(x_adv, self._clip[0]), self._clip[1])
+        """Clip ``x_adv`` to the valid input range (the clean values always stay valid)."""
+        return self.feasible.clip(x_adv, self.x)
 
-    def random_delta(self, eps: float, norm: str) -> torch.Tensor:
-        """A random perturbation drawn uniformly from the ``norm`` ball of radius ``eps``."""
-        x = self.x
-        if norm == "linf":
-            u = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
-            delta = (2 * u - 1) * eps
-        else:
-            direction = torch.randn(
-                x.shape, generator=self.generator, device=x.device, dtype=x.dtype
-            )
-            direction = normalize(direction, "l2")
-            dim = x[0].numel()
-            u = torch.rand(
-                (len(x),) + (1,) * (x.ndim - 1),
-                generator=self.generator,
-                device=x.device,
-                dtype=x.dtype,
-            )
-            delta = direction * eps * u ** (1.0 / dim)
-        return self.masked(delta)
+    def random_delta(self, eps: float, norm: str | None = None) -> torch.Tensor:
+        """A random perturbation drawn uniformly from the ball of radius ``eps`` (in the
+        threat model's norm and per-feature scale)."""
+        return self.feasible.random_delta(self.x, self.generator, eps)
+
+    def project(self, x_adv: torch.Tensor) -> torch.Tensor:
+        """Project ``x_adv`` onto the (relaxed) feasible set around the clean batch."""
+        return self.feasible.project(x_adv, self.x)
+
+    def step(self, x_adv: torch.Tensor, grad: torch.Tensor, step_size: float) -> torch.Tensor:
+        """One projected steepest-ascent step of ``step_size`` along ``grad``."""
+        return self.project(x_adv + step_size * self.feasible.direction(grad))
+
+    def repair(self, x_adv: torch.Tensor) -> torch.Tensor:
+        """Make ``x_adv`` exactly feasible (integral, one category, relations hold); a row
+        that cannot be repaired falls back to its clean version."""
+        return self.feasible.repair(x_adv, self.x)
+
+    def logits(self, x_adv: torch.Tensor) -> torch.Tensor:
+        """The module's logits at ``x_adv``, without gradients."""
+        with torch.no_grad():
+            return self.module(x_adv)
 
 
 def iterate(
     ctx: AttackContext,
     *,
-    eps: float,
-    norm: str,
     steps: int,
     step_size: float,
     random_start: bool,
@@ -153,33 +132,35 @@ def iterate(
 ) -> torch.Tensor:
     """Projected gradient steps from ``ctx.x``: the loop shared by FGSM-RS, PGD and MI-FGSM.
 
-    Each step moves ``step_size`` along the normalized (momentum) gradient, clips to the
-    valid range, then projects back onto the ``eps`` ball around the clean input. With
-    ``early_stop``, a sample leaves the batch at the first iterate that meets the
-    attacker's goal, and that iterate is its result; the others step on as before.
+    Each step moves ``step_size`` along the normalized (momentum) gradient and projects
+    back onto the feasible set around the clean input; the result is repaired to be
+    exactly feasible. With ``early_stop``, a sample leaves the batch at the first
+    (repaired) iterate that meets the attacker's goal, and that iterate is its result;
+    the others step on as before.
     """
     x0 = ctx.x
-    x_adv = ctx.clip(x0 + ctx.random_delta(eps, norm)) if random_start else x0
+    x_adv = ctx.project(x0 + ctx.random_delta(ctx.feasible.eps)) if random_start else x0
     momentum = torch.zeros_like(x0) if decay is not None else None
+    discrete = ctx.feasible.discrete
     if early_stop:
         result, index = x_adv.clone(), torch.arange(len(x0), device=x0.device)
     for _ in range(steps):
         grad, logits = ctx.gradient_and_logits(x_adv)
         if early_stop:
-            keep = ~ctx.succeeded(logits)
+            candidate = ctx.repair(x_adv) if discrete else x_adv
+            keep = ~ctx.succeeded(ctx.logits(candidate) if discrete else logits)
             if not bool(keep.all()):
-                result[index[~keep]] = x_adv[~keep]
+                result[index[~keep]] = candidate[~keep]
                 index, ctx, x_adv, grad = index[keep], ctx.subset(keep), x_adv[keep], grad[keep]
-                x0 = ctx.x
                 momentum = momentum[keep] if momentum is not None else None
                 if not len(index):
                     return result
         if momentum is not None:
-            l1 = _per_sample_norm(grad, 1)
+            l1 = per_sample_norm(grad, 1)
             momentum = decay * momentum + grad / torch.where(l1 == 0, torch.ones_like(l1), l1)
             grad = momentum
-        x_adv = ctx.clip(x_adv + step_size * normalize(grad, norm))
-        x_adv = x0 + project(x_adv - x0, eps, norm)
+        x_adv = ctx.step(x_adv, grad, step_size)
+    x_adv = ctx.repair(x_adv)
     if not early_stop:
         return x_adv
     result[index] = x_adv
@@ -194,7 +175,11 @@ class Attack(BaseEstimator, ABC):
     """Base class of skadv attacks: a clonable, grid-searchable evasion attack.
 
     Subclasses set ``_parameter_constraints`` and implement ``_run(ctx)``, which returns
-    the adversarial batch computed with the helpers of :class:`AttackContext`.
+    the adversarial batch computed with the helpers of :class:`AttackContext`. The base
+    class checks what every attack returns: the same shape, dtype and device as the
+    input, finite values, inside the feasible set (the eps-ball, the bounds, the feature
+    mask and any threat-model promise). A violation raises a
+    :class:`~skadv.exceptions.PluginError` that names the attack and its plugin.
 
     Parameters
     ----------
@@ -209,11 +194,16 @@ class Attack(BaseEstimator, ABC):
         sample. ``None`` means no clipping here; the skadv estimators and metrics fill it
         from the data the model was fitted on.
     feature_mask : array-like or None, default=None
-        Array broadcastable to one sample's shape; features where it is zero are never
-        changed (immutable features of tabular data). ``None`` lets every feature change.
+        Array that broadcasts to one sample's shape, with values in [0, 1]; features
+        where it is zero are never changed (immutable features of tabular data).
+        ``None`` lets every feature change.
 
+    Notes
+    -----
     Attacks with a random start also take ``random_state`` (int or None): the seed of
-    the start, or ``None`` to draw from torch's global generator.
+    a generator made on the attack's first run and advanced by every later batch, so
+    each batch gets a fresh start and the whole run is reproducible; ``None`` draws
+    from torch's global generator.
 
     Gradient-free (black-box) attacks set the class attribute ``needs_gradients = False``
     and implement ``attack_estimator(estimator, X, y) -> X_adv`` on NumPy arrays, so
@@ -223,7 +213,7 @@ class Attack(BaseEstimator, ABC):
     needs_gradients: ClassVar[bool] = True
 
     _parameter_constraints: ClassVar[dict] = {
-        "eps": [Interval(Real, 0, None, closed="left")],
+        "eps": [Number(Real, 0, None, closed="left")],
         "norm": [StrOptions({"linf", "l2"})],
         "targeted": ["boolean"],
         "clip_values": [tuple, list, None],
@@ -237,6 +227,7 @@ class Attack(BaseEstimator, ABC):
         y: torch.Tensor,
         *,
         loss_fn: LossFn | None = None,
+        feasible: FeasibleSet | None = None,
     ) -> torch.Tensor:
         """Return adversarial versions of ``x`` for ``module``, on ``x``'s device.
 
@@ -248,12 +239,16 @@ class Attack(BaseEstimator, ABC):
         module : torch.nn.Module
             Maps a batch to logits of shape (n_samples, n_classes).
         x : torch.Tensor of shape (n_samples, ...)
-            Clean floating-point inputs.
+            Clean floating-point inputs, in the dtype of the module's weights.
         y : torch.Tensor of shape (n_samples,)
             True class indices, or target class indices when ``targeted``.
         loss_fn : callable, default=None
             ``loss_fn(logits, y)`` to maximize; defaults to summed cross-entropy.
             With a custom ``loss_fn``, ``y`` may be any per-sample target tensor.
+        feasible : FeasibleSet or None, default=None
+            The threat model resolved against the data (see
+            :meth:`skadv.ThreatModel.feasible_set`); it replaces the attack's own
+            ``eps``, ``norm``, ``clip_values`` and ``feature_mask``.
 
         Returns
         -------
@@ -264,7 +259,8 @@ class Attack(BaseEstimator, ABC):
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}.")
         x, y = check_batch(x, y)
-        return self.run(module, x, y, loss_fn=loss_fn)
+        _check_against_module(module, x, y if loss_fn is None else None)
+        return self.run(module, x, y, loss_fn=loss_fn, feasible=feasible)
 
     def run(
         self,
@@ -273,6 +269,7 @@ class Attack(BaseEstimator, ABC):
         y: torch.Tensor,
         *,
         loss_fn: LossFn | None = None,
+        feasible: FeasibleSet | None = None,
     ) -> torch.Tensor:
         """Like :meth:`perturb`, without validating the parameters and the batch again.
 
@@ -282,7 +279,7 @@ class Attack(BaseEstimator, ABC):
         ``y`` and ``loss_fn`` must therefore work on any slice of the batch.
         """
         try:
-            return self._run_batch(module, x, y, loss_fn)
+            return self._run_batch(module, x, y, loss_fn, feasible)
         except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
             if not _is_out_of_memory(exc) or len(x) < 2:
                 raise
@@ -297,27 +294,67 @@ class Attack(BaseEstimator, ABC):
         )
         return torch.cat(
             [
-                self.run(module, x[:half], y[:half], loss_fn=loss_fn),
-                self.run(module, x[half:], y[half:], loss_fn=loss_fn),
+                self.run(module, x[:half], y[:half], loss_fn=loss_fn, feasible=feasible),
+                self.run(module, x[half:], y[half:], loss_fn=loss_fn, feasible=feasible),
             ]
         )
 
-    def _run_batch(
-        self, module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn | None
-    ) -> torch.Tensor:
+    def feasible_set(self, x: torch.Tensor) -> FeasibleSet:
+        """The feasible set of this attack's own ``eps``, ``norm``, ``clip_values`` and
+        ``feature_mask``, for a batch like ``x``."""
+        if self.clip_values is not None:
+            if len(self.clip_values) != 2:
+                raise ValueError(
+                    f"clip_values must be a pair (min, max), got {self.clip_values!r}."
+                )
+            low, high = (np.asarray(v, dtype=np.float64) for v in self.clip_values)
+            if not (np.isfinite(low).all() and np.isfinite(high).all()):
+                raise ValueError(f"clip_values must be finite, got {self.clip_values!r}.")
+            if np.any(low > high):
+                raise ValueError(
+                    f"clip_values must be (min, max) with min <= max, got {self.clip_values!r}."
+                )
+        mask = self.feature_mask
+        if mask is not None:
+            mask = check_feature_mask(mask, tuple(x.shape[1:]))
+        return from_attack_params(
+            self.eps, getattr(self, "norm", "linf"), self.clip_values, mask, x
+        )
+
+    def _generator(self, device: torch.device) -> torch.Generator | None:
+        """The attack's generator: seeded once from ``random_state``, then advanced."""
         seed = getattr(self, "random_state", None)
-        generator = None
-        if seed is not None:
-            generator = torch.Generator(device=x.device).manual_seed(int(seed))
+        if seed is None:
+            return None
+        generator = self.__dict__.get("_generator_")
+        if generator is None or generator.device != device:
+            generator = torch.Generator(device=device).manual_seed(int(seed))
+            self.__dict__["_generator_"] = generator
+        return generator
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_generator_", None)  # a torch generator holds no picklable state
+        return state
+
+    def _run_batch(
+        self,
+        module: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        loss_fn: LossFn | None,
+        feasible: FeasibleSet | None,
+    ) -> torch.Tensor:
+        x = x.detach()
+        feasible = (feasible or self.feasible_set(x)).to(x)
         ctx = AttackContext(
             module,
-            x.detach(),
+            x,
             y,
             targeted=self.targeted,
             loss_fn=loss_fn or _sum_cross_entropy,
-            clip=self._clip_tensors(x),
-            mask=self._mask_tensor(x),
-            generator=generator,
+            feasible=feasible,
+            generator=self._generator(x.device),
         )
         was_training = module.training
         module.eval()
@@ -326,43 +363,50 @@ class Attack(BaseEstimator, ABC):
                 x_adv = self._run(ctx)
         finally:
             module.train(was_training)
+        self._check_output(x_adv, x, feasible)
         return x_adv.detach()
 
     @abstractmethod
     def _run(self, ctx: AttackContext) -> torch.Tensor:
         """Compute the adversarial batch for ``ctx``."""
 
-    def _clip_tensors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-        if self.clip_values is None:
-            return None
-        if len(self.clip_values) != 2:
-            raise ValueError(f"clip_values must be a pair (min, max), got {self.clip_values!r}.")
-        low, high = (np.asarray(v, dtype=np.float64) for v in self.clip_values)
-        if not (np.isfinite(low).all() and np.isfinite(high).all()):
-            raise ValueError(f"clip_values must be finite, got {self.clip_values!r}.")
-        if np.any(low > high):
-            raise ValueError(
-                f"clip_values must be (min, max) with min <= max, got {self.clip_values!r}."
+    def _check_output(self, x_adv: Any, x: torch.Tensor, feasible: FeasibleSet) -> None:
+        """Refuse an adversarial batch that breaks the attack contract."""
+        if not isinstance(x_adv, torch.Tensor):
+            problem = f"a {type(x_adv).__name__}, not a torch.Tensor"
+        elif x_adv.shape != x.shape or x_adv.dtype != x.dtype or x_adv.device != x.device:
+            problem = (
+                f"a batch of dtype {x_adv.dtype}, shape {tuple(x_adv.shape)} on "
+                f"{x_adv.device}, for an input of dtype {x.dtype}, shape {tuple(x.shape)} on "
+                f"{x.device}"
             )
-        return (
-            torch.as_tensor(low, dtype=x.dtype, device=x.device),
-            torch.as_tensor(high, dtype=x.dtype, device=x.device),
-        )
+        else:
+            problem = _first_problem(feasible.problems(x_adv.detach(), x), feasible)
+        if problem is None:
+            return
+        component = origin(self)
+        name = describe(component) if component else f"attack {type(self).__name__}"
+        raise PluginError(f"{name} returned {problem}")
 
-    def _mask_tensor(self, x: torch.Tensor) -> torch.Tensor | None:
-        if self.feature_mask is None:
-            return None
-        mask = torch.as_tensor(
-            np.asarray(self.feature_mask, dtype=np.float64), dtype=x.dtype, device=x.device
-        )
-        try:
-            torch.broadcast_shapes(mask.shape, x.shape[1:])
-        except RuntimeError:
-            raise ValueError(
-                f"feature_mask of shape {tuple(mask.shape)} does not broadcast to one sample "
-                f"of shape {tuple(x.shape[1:])}; give one entry per feature."
-            ) from None
-        return mask
+
+PROMISES = {
+    "finite": "NaN or infinite values",
+    "ball": "points outside the eps-ball (eps={eps}, {norm})",
+    "bounds": "points outside the valid input range",
+    "mask": "changes to immutable features",
+    "integer": "fractional values in integer features",
+    "categorical": "a categorical block that is not one seen category",
+    "constraints": "points that break a relation between features",
+}
+
+
+def _first_problem(problems: dict[str, torch.Tensor], feasible: FeasibleSet) -> str | None:
+    counts = {name: int(rows.sum()) for name, rows in problems.items()}
+    for name, count in counts.items():
+        if count:
+            what = PROMISES[name].format(eps=feasible.eps, norm=feasible.norm)
+            return f"{what} in {count} of {len(next(iter(problems.values())))} samples"
+    return None
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -370,6 +414,30 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or (
         "out of memory" in message or "can't allocate memory" in message
     )
+
+
+def _check_against_module(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> None:
+    """Refuse a batch in another dtype than the module's weights, or labels outside its
+    outputs (``y`` is None for a custom loss, whose targets may be anything)."""
+    param = next(module.parameters(), None)
+    if param is not None and param.is_floating_point() and x.dtype != param.dtype:
+        raise TypeError(
+            f"x is {x.dtype} but the module's weights are {param.dtype}; pass "
+            f"x.to({param.dtype}) (or convert the module)."
+        )
+    if y is None or not len(y):
+        return
+    was_training = module.training
+    module.eval()
+    with torch.no_grad():
+        n_classes = module(x[:1]).shape[-1]
+    module.train(was_training)
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= n_classes:
+        raise ValueError(
+            f"y holds class indices from {low} to {high}, but the module returns "
+            f"{n_classes} logits: indices must lie in [0, {n_classes - 1}]."
+        )
 
 
 def check_batch(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

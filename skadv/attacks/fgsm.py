@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 from sklearn.utils._param_validation import Interval
 
-from skadv.attacks.base import RANDOM_STATE, Attack, AttackContext, iterate, normalize
+from skadv.attacks.base import RANDOM_STATE, Attack, AttackContext, iterate
 
 
 class FGSM(Attack):
@@ -56,7 +56,7 @@ class FGSM(Attack):
         self.feature_mask = feature_mask
 
     def _run(self, ctx: AttackContext) -> torch.Tensor:
-        return ctx.clip(ctx.x + self.eps * normalize(ctx.gradient(ctx.x), self.norm))
+        return ctx.repair(ctx.step(ctx.x, ctx.gradient(ctx.x), ctx.feasible.eps))
 
 
 class FGSMRandomStart(Attack):
@@ -115,7 +115,5 @@ class FGSMRandomStart(Attack):
         self.random_state = random_state
 
     def _run(self, ctx: AttackContext) -> torch.Tensor:
-        step = 1.25 * self.eps if self.step_size is None else self.step_size
-        return iterate(
-            ctx, eps=self.eps, norm=self.norm, steps=1, step_size=step, random_start=True
-        )
+        step = 1.25 * ctx.feasible.eps if self.step_size is None else self.step_size
+        return iterate(ctx, steps=1, step_size=step, random_start=True)

@@ -79,11 +79,9 @@ class MIFGSM(Attack):
         self.early_stop = early_stop
 
     def _run(self, ctx: AttackContext) -> torch.Tensor:
-        step = self.eps / self.steps if self.step_size is None else self.step_size
+        step = ctx.feasible.eps / self.steps if self.step_size is None else self.step_size
         return iterate(
             ctx,
-            eps=self.eps,
-            norm=self.norm,
             steps=self.steps,
             step_size=step,
             random_start=False,

@@ -85,11 +85,9 @@ class PGD(Attack):
         self.early_stop = early_stop
 
     def _run(self, ctx: AttackContext) -> torch.Tensor:
-        step = 2.5 * self.eps / self.steps if self.step_size is None else self.step_size
+        step = 2.5 * ctx.feasible.eps / self.steps if self.step_size is None else self.step_size
         return iterate(
             ctx,
-            eps=self.eps,
-            norm=self.norm,
             steps=self.steps,
             step_size=step,
             random_start=self.random_start,

@@ -20,25 +20,44 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import torch  # noqa: E402
-
 from skadv.demo import augmentation, robustness  # noqa: E402
 from skadv.demo.report import summary, write_report  # noqa: E402
+from skadv.validation import check_device  # noqa: E402
 
 log = logging.getLogger("skadv.demo")
 
 
-def check_device(device: str) -> None:
-    """Fail fast, with advice, when ``device`` cannot be used on this machine."""
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(
-            f"skadv demo: --device {device} was asked for, but CUDA is not available here "
-            f"(torch {torch.__version__}, cuda={torch.version.cuda}). Use --device cpu."
+def prepare_output(out: str | Path, force: bool) -> Path:
+    """Check that ``out`` is, or can become, an empty writable folder; create it.
+
+    Raises a ValueError, naming the folder and the fix, before any training starts.
+    """
+    if not str(out).strip():
+        raise ValueError("--out is empty; name an output folder, such as --out skadv-demo.")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path} is a file, not a folder; name a folder.")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise ValueError(
+            f"--out {path} is not empty; the demo would overwrite its files. Name a new "
+            "folder, or pass --force to write into this one."
         )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".skadv-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"--out {path} is not a writable folder: {exc.strerror}.") from None
+    return path
 
 
 def run_demo(
-    out: str | Path = "skadv-demo", device: str = "cpu", quick: bool = False, seed: int = 0
+    out: str | Path = "skadv-demo",
+    device: str = "cpu",
+    quick: bool = False,
+    seed: int = 0,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Run the demo and write ``report.html``, ``results.json`` and figures to ``out``.
 
@@ -52,6 +71,8 @@ def run_demo(
         Fewer epochs, for a run of well under two minutes on two CPU cores.
     seed : int, default=0
         Seeds the data splits, the models, the attacks and the GANs.
+    force : bool, default=False
+        Write into ``out`` even when it holds files.
 
     Returns
     -------
@@ -61,9 +82,8 @@ def run_demo(
     if not log.handlers:
         log.addHandler(logging.StreamHandler())
         log.setLevel(logging.INFO)
-    check_device(device)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_device(device, "--device")
+    out = prepare_output(out, force)
     robust = robustness.run(out, device, quick, seed, log)
     augmented = augmentation.run(out, device, quick, seed, log)
     results: dict[str, Any] = {

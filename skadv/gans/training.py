@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import warnings
 from functools import partial
 from typing import Any, ClassVar
@@ -19,15 +18,22 @@ from skorch.utils import to_tensor
 from skadv.exceptions import GANCollapseWarning, GANTrainingError
 from skadv.gans.base import GANPair
 from skadv.plugins import plugin_errors
+from skadv.recovery import EpochSnapshots
+
+# a GAN whose losses or synthetic rows grow past these has diverged, long before NaN
+LOSS_LIMIT = 1e6
+SPREAD_LIMIT = 100.0
 
 
 class DiversityMonitor(Callback):
-    """Detect mode collapse: compare the spread of generated and real samples per class.
+    """Detect mode collapse and divergence: compare generated and real samples per class.
 
     After every epoch it generates ``n_samples`` per class and records in the history
     ``diversity``, the smallest ratio over classes of the mean pairwise distance among
     generated samples to that among real ones, and ``collapsed``, whether it fell below
     ``threshold``; the first collapse is warned about with a :class:`GANCollapseWarning`.
+    Generated values more than ``SPREAD_LIMIT`` times the largest real (encoded) value
+    stop training with a :class:`GANTrainingError`.
 
     Parameters
     ----------
@@ -43,6 +49,7 @@ class DiversityMonitor(Callback):
 
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         rng = np.random.default_rng(0)
+        self.real_extent_ = max(float(np.abs(X).max()), 1.0)
         self.real_spread_ = {}
         for c in np.unique(y):
             rows = X[y == c]
@@ -54,6 +61,13 @@ class DiversityMonitor(Callback):
         ratios = {}
         for c, real in self.real_spread_.items():
             fake = torch.as_tensor(net.generate(np.full(self.n_samples, c)))
+            extent = float(fake.abs().max())
+            if not extent <= SPREAD_LIMIT * self.real_extent_:
+                raise GANTrainingError(
+                    f"GAN training diverged in epoch {len(net.history)}: generated values "
+                    f"reach {extent:.3g}, against {self.real_extent_:.3g} in the (encoded) "
+                    f"data. Lower lr (now {net.lr}) or use gan='wgan-gp'."
+                )
             ratios[c] = _mean_pairwise_distance(fake) / real if real > 0 else 1.0
         worst = min(ratios, key=ratios.get)
         collapsed = ratios[worst] < self.threshold
@@ -87,7 +101,7 @@ def _mean_pairwise_distance(rows: torch.Tensor) -> float:
     return float(torch.cdist(flat, flat).sum() / (len(flat) * (len(flat) - 1)))
 
 
-class GANNet(NeuralNet):
+class GANNet(EpochSnapshots, NeuralNet):
     """Trains a GAN architecture's :class:`~skadv.gans.base.GANPair` with its losses.
 
     ``X`` holds encoded training rows, ``y`` class indices. ``criterion`` is unused:
@@ -109,9 +123,18 @@ class GANNet(NeuralNet):
     """
 
     prefixes_: ClassVar[list[str]] = NeuralNet.prefixes_ + ["optimizer"]
+    _resume_hint = ", and the synthetic rows come from that generator"
 
-    def __init__(self, *, gan: Any, n_classes: int, **kwargs: Any):
-        super().__init__(GANPair, criterion=torch.nn.Identity, **kwargs)
+    def __init__(
+        self,
+        *,
+        gan: Any,
+        n_classes: int,
+        module: Any = GANPair,
+        criterion: Any = torch.nn.Identity,
+        **kwargs: Any,
+    ):
+        super().__init__(module, criterion=criterion, **kwargs)
         self.gan = gan
         self.n_classes = n_classes
 
@@ -184,11 +207,11 @@ class GANNet(NeuralNet):
             self.backward(g_loss)
             self.optimizer_generator_.step()
         d_value, g_value = d_loss.item(), g_loss.item()
-        if not (math.isfinite(d_value) and math.isfinite(g_value)):
+        if not (abs(d_value) <= LOSS_LIMIT and abs(g_value) <= LOSS_LIMIT):
             raise GANTrainingError(
                 f"GAN training diverged in epoch {len(self.history)}: discriminator loss "
-                f"{d_value}, generator loss {g_value}. Lower lr (now {self.lr}), check the "
-                "data for extreme values, or use gan='wgan-gp', which is more stable."
+                f"{d_value:.3g}, generator loss {g_value:.3g}. Lower lr (now {self.lr}), check "
+                "the data for extreme values, or use gan='wgan-gp', which is more stable."
             )
         self.history.record_batch("d_loss", d_value)
         self.history.record_batch("g_loss", g_value)

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from numbers import Real
 from typing import Any
 
+import numpy as np
+
 from skadv.metrics.robust import robust_accuracy
+
+
+def _check_eps_grid(eps: Any) -> list[float]:
+    if isinstance(eps, (str, bytes)) or not isinstance(eps, Iterable):
+        raise TypeError(f"eps must be a sequence of budgets, such as [0, 0.05, 0.1]; got {eps!r}.")
+    values = list(eps)
+    if not values or not all(
+        isinstance(e, Real) and not isinstance(e, bool) and np.isfinite(e) and e >= 0
+        for e in values
+    ):
+        raise ValueError(
+            f"eps must be a non-empty sequence of finite numbers >= 0, such as "
+            f"[0, 0.05, 0.1]; got {eps!r}."
+        )
+    return [float(e) for e in values]
 
 
 class RobustnessCurveDisplay:
@@ -120,7 +138,7 @@ class RobustnessCurveDisplay:
         -------
         RobustnessCurveDisplay
         """
-        eps = [float(e) for e in eps]
+        eps = _check_eps_grid(eps)
         accuracy = [
             robust_accuracy(estimator, X, y, attack, eps=e, batch_size=batch_size, **attack_params)
             for e in eps

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_consistent_length
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from skadv.exceptions import NotDifferentiableError
 from skadv.plugins import get_registry, plugin_errors, resolve_attack
 from skadv.precision import PRECISIONS, autocast
+from skadv.validation import Number, check_fitted_classifier
 
 
 class _LogProbabilities(torch.nn.Module):
@@ -168,12 +171,14 @@ def robust_accuracy(
     >>> 0.0 <= robust_accuracy(net, X, y, "fgsm", eps=0.05) <= 1.0
     True
     """
+    check_fitted_classifier(estimator)
+    _check_scoring_params(eps, batch_size, "robust_accuracy")
     estimator, X = _split_pipeline(estimator, X)
     precision = _precision(estimator, precision)
     X = check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
+    _check_input_shape(estimator, X)
+    y = column_or_1d(y, warn=True)
     check_consistent_length(X, y)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
     if isinstance(clip_values, str):
         if clip_values != "auto":
             raise ValueError(
@@ -183,6 +188,7 @@ def robust_accuracy(
     attack_ = resolve_attack(attack, eps=eps, **attack_params)
     if clip_values is not None:
         attack_.set_params(clip_values=tuple(clip_values))
+    attack_._validate_params()
     targets = class_indices(estimator, y)
     if not getattr(attack_, "needs_gradients", True) and not hasattr(estimator, "module_"):
         with plugin_errors(attack_):
@@ -197,6 +203,30 @@ def robust_accuracy(
         precision=precision,
         channels_last=bool(getattr(estimator, "channels_last", False)),
     )
+
+
+def _check_scoring_params(eps: Any, batch_size: Any, caller: str) -> None:
+    validate_parameter_constraints(
+        {
+            "eps": [Number(Real, 0, None, closed="left"), None],
+            "batch_size": [Interval(Integral, 1, None, closed="left")],
+        },
+        {"eps": eps, "batch_size": batch_size},
+        caller_name=caller,
+    )
+
+
+def _check_input_shape(estimator: Any, X: np.ndarray) -> None:
+    """Refuse samples of another shape than the estimator was fitted on."""
+    fitted = getattr(estimator, "sample_shape_", None)
+    if fitted is None:
+        n_features = getattr(estimator, "n_features_in_", None)
+        fitted = None if n_features is None or X.ndim != 2 else (n_features,)
+    if fitted is not None and X.shape[1:] != tuple(fitted):
+        raise ValueError(
+            f"X has samples of shape {X.shape[1:]}, but {type(estimator).__name__} was fitted "
+            f"on samples of shape {tuple(fitted)}; pass X in the shape used in fit."
+        )
 
 
 def attacked_accuracy(
@@ -322,6 +352,8 @@ def make_robust_scorer(
     >>> make_robust_scorer("pgd", eps=0.1, steps=20)
     make_robust_scorer('pgd', eps=0.1, steps=20)
     """
-    resolve_attack(attack, eps=eps, **attack_params)  # fail now on a bad name or parameter
+    _check_scoring_params(eps, batch_size, "make_robust_scorer")
+    # fail now, not as NaN scores inside a search, on a bad name or parameter
+    resolve_attack(attack, eps=eps, **attack_params)._validate_params()
     _precision(None, precision)
     return RobustScorer(attack, eps, batch_size, precision, attack_params)

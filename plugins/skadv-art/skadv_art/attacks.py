@@ -28,7 +28,7 @@ from art.estimators.classification import BlackBoxClassifier, PyTorchClassifier
 from sklearn.utils._param_validation import Interval, Options
 
 from skadv.attacks import Attack
-from skadv.attacks.base import project
+from skadv.threat.feasible import project_ball
 
 ART_NORMS = {"linf": np.inf, "l2": 2}
 POSITIVE = [Interval(Real, 0, None, closed="neither")]
@@ -81,7 +81,7 @@ class ARTAttack(Attack):
             for p, grad in zip(params, saved, strict=True):
                 p.grad = grad
         x_adv = torch.as_tensor(x_adv, device=x.device, dtype=x.dtype)
-        return ctx.clip(x + ctx.masked(project(x_adv - x, self.eps, self._norm())))
+        return ctx.repair(ctx.project(x_adv))
 
 
 class ARTBlackBoxAttack(ARTAttack):
@@ -111,7 +111,7 @@ class ARTBlackBoxAttack(ARTAttack):
             clip_values=self.clip_values,
         )
         x_adv = self._art_attack(classifier).generate(X, y=y)
-        delta = project(torch.as_tensor(x_adv - X), self.eps, self._norm()).numpy()
+        delta = project_ball(torch.as_tensor(x_adv - X), self.eps, self._norm()).numpy()
         if self.feature_mask is not None:
             delta = delta * np.asarray(self.feature_mask, dtype=delta.dtype)
         out = X + delta

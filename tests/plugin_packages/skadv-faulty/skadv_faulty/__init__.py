@@ -30,3 +30,38 @@ def skadv_register_attacks(register):
 @hookimpl
 def skadv_register_gans(register):
     register("faulty-gan", FaultyGAN)
+
+
+class FaultyInit(Faulty):
+    def __init__(self, eps=0.1, norm="linf", targeted=False, clip_values=None, feature_mask=None):
+        raise TypeError("bug in __init__")
+
+
+class Outside(Faulty):
+    """Returns points far outside the eps-ball."""
+
+    def _run(self, ctx):
+        return ctx.x + 10
+
+
+class NaNs(Faulty):
+    """Returns NaN."""
+
+    def _run(self, ctx):
+        return ctx.x * float("nan")
+
+
+class HalfPrecision(Faulty):
+    """Returns the batch in another dtype."""
+
+    def _run(self, ctx):
+        return ctx.x.half()
+
+
+ATTACKS = {"faulty-init": FaultyInit, "outside": Outside, "nans": NaNs, "half": HalfPrecision}
+
+
+@hookimpl(specname="skadv_register_attacks")
+def register_more_attacks(register):
+    for name, attack in ATTACKS.items():
+        register(name, attack)

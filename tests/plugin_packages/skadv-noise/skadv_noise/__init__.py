@@ -15,7 +15,7 @@ class UniformNoise(Attack):
         self.feature_mask = feature_mask
 
     def _run(self, ctx):
-        return ctx.clip(ctx.x + ctx.random_delta(self.eps, self.norm))
+        return ctx.project(ctx.x + ctx.random_delta(self.eps))
 
 
 @hookimpl
