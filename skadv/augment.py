@@ -20,7 +20,7 @@ from skadv.data import TensorBatches
 from skadv.gans.training import GANNet
 from skadv.plugins import get_gan, plugin_errors
 from skadv.seeding import torch_seeded
-from skadv.validation import check_device
+from skadv.validation import check_device, unique_labels
 
 
 def _estimator_has(attr: str) -> Any:
@@ -192,6 +192,7 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _check_X_y(self, X: Any, y: Any, gan: Any) -> tuple[np.ndarray, np.ndarray]:
         X, y = self._validate_X(X, gan, reset=True, y=y)
         y = column_or_1d(y, warn=True)
+        unique_labels(y)
         check_classification_targets(y)
         return X, y
 
@@ -274,11 +275,13 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             **placement,
         )
         net.fit(Z, np.searchsorted(self.learned_classes_, y).astype(np.int64))
-        if net.recover_from_interrupt() and not len(net.history):
+        finished = net.last_epoch_state_[0]
+        if finished == 0 and len(net.history):  # interrupted in the first epoch
             raise KeyboardInterrupt(
                 "GAN training was interrupted in its first epoch; no rows were generated "
                 "and no estimator was fitted."
             )
+        net.recover_from_interrupt()
         return net
 
     def _generate(self, labels: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from skadv.plugins import plugin_errors, resolve_attack, resolve_objective
 from skadv.precision import PRECISIONS, autocast
 from skadv.recovery import EpochSnapshots
 from skadv.seeding import torch_seeded
-from skadv.validation import Number, check_device, check_feature_mask
+from skadv.validation import Number, check_device, check_feature_mask, unique_labels
 
 
 def _index_accuracy(net: Any, X: Any, y: Any) -> float:
@@ -192,11 +192,13 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         reset = not hasattr(self, "clip_values_")
         X, y = validate_data(self, X, y, reset=reset, allow_nd=True, dtype=np.float32)
         y = column_or_1d(y, warn=True)
+        labels = unique_labels(y)
         check_classification_targets(y)
         if reset:
             if not hasattr(self, "classes_inferred_"):
-                known = y if self.classes is None else self.classes
-                self.classes_inferred_ = np.unique(np.asarray(known))
+                self.classes_inferred_ = (
+                    labels if self.classes is None else unique_labels(self.classes, "classes")
+                )
             self.clip_values_ = (
                 tuple(self.clip_values) if self.clip_values else (float(X.min()), float(X.max()))
             )
@@ -330,10 +332,11 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
             return
         loss = self.history[-1, "batches", -1, "train_loss"]
         if not np.isfinite(loss):
+            fp32 = "" if self.precision == "fp32" else ", or use precision='fp32'"
             raise TrainingError(
                 f"{type(self).__name__}: the training loss became {loss} in epoch "
                 f"{len(self.history)}, batch {len(self.history[-1, 'batches'])}. Lower lr "
-                f"(now {self.lr}), scale the input, or use precision='fp32'."
+                f"(now {self.lr:g}) or scale the input{fp32}."
             )
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
@@ -342,7 +345,7 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         if params and not bool(torch.stack([p.isfinite().all() for p in params]).all()):
             raise TrainingError(
                 f"{type(self).__name__}: the module's weights became NaN or infinite in "
-                f"epoch {len(self.history)}. Lower lr (now {self.lr}) or scale the input."
+                f"epoch {len(self.history)}. Lower lr (now {self.lr:g}) or scale the input."
             )
         super().on_epoch_end(net, **kwargs)
 

@@ -98,6 +98,40 @@ def check_feature_mask(mask: Any, sample_shape: tuple[int, ...]) -> np.ndarray:
     return broadcast.copy()
 
 
+def unique_labels(y: Any, parameter: str = "y") -> np.ndarray:
+    """The sorted distinct labels of ``y``, refusing labels of mixed types.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+    parameter : str, default="y"
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    TypeError
+        If ``y`` mixes labels that cannot be ordered together, such as strings and ints.
+
+    Examples
+    --------
+    >>> from skadv.validation import unique_labels
+    >>> unique_labels(["b", "a", "b"]).tolist()
+    ['a', 'b']
+    """
+    values = np.asarray(y)
+    try:
+        return np.unique(values)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in values.ravel()})
+        raise TypeError(
+            f"{parameter} mixes labels of types {', '.join(kinds)}; use labels of one type, "
+            f"e.g. {parameter}.astype(str)."
+        ) from None
+
+
 def check_fitted_classifier(estimator: Any, parameter: str = "estimator") -> None:
     """Refuse ``None`` or an unfitted estimator with scikit-learn's ``NotFittedError``.
 

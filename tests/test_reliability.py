@@ -6,8 +6,10 @@ a ValueError / TypeError that names the parameter and the fix; inputs are never 
 
 import os
 import pickle
+import re
 import subprocess
 import sys
+import traceback
 
 import joblib
 import numpy as np
@@ -19,13 +21,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.datasets import load_digits, make_classification
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
-from skadv import GANAugmenter, persistence, robust_accuracy
+from skadv import (
+    GANAugmenter,
+    RobustnessCurveDisplay,
+    make_robust_scorer,
+    persistence,
+    robust_accuracy,
+)
 from skadv.attacks import PGD
-from skadv.exceptions import GANTrainingError
+from skadv.exceptions import GANTrainingError, TrainingError
 from skadv.gans import ConditionalGAN
 from skadv.modules import MLP
 from skadv.trainer import AdversarialTrainer
@@ -63,30 +72,49 @@ values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=32),
     st.floats(-1e3, 1e3, width=32),
 )
-inputs = arrays(np.float32, st.tuples(st.integers(0, 12), st.integers(1, 4)), elements=values)
+dtypes = st.sampled_from([np.float32, np.float64, np.int64, object])
+shapes = st.tuples(st.integers(0, 12), st.integers(1, 4))
 labels = st.lists(st.sampled_from([0, 1, 2, "a"]), min_size=0, max_size=12)
+# words that name what was wrong: the parameters of the calls below, or the data's parts
+NAMED = re.compile(r"\b(X|x|y|eps|steps|samples?|features?|class(es)?|labels?|shape)\b")
+
+
+@st.composite
+def tables(draw, shape=shapes):
+    """A 2-D array of any of the dtypes users pass, numbers possibly NaN or infinite."""
+    dtype = draw(dtypes)
+    X = draw(arrays(np.float32, shape, elements=values))
+    if dtype is np.int64:
+        return np.nan_to_num(X, posinf=7, neginf=-7).astype(np.int64)
+    return X.astype(dtype)
 
 
 def assert_documented(call):
+    """``call`` works, or raises a ValueError / TypeError from skadv or scikit-learn that
+    names what was wrong."""
     try:
         call()
-    except DOCUMENTED:
-        pass
+    except DOCUMENTED as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1].filename
+        assert re.search(r"/(skadv|sklearn|imblearn)/", frame), f"raised from {frame}: {exc!r}"
+        assert NAMED.search(str(exc)), f"names no parameter: {exc}"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(X=inputs, y=labels)
-def test_fit_predict_and_resample_raise_only_documented_errors(X, y):
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(X=tables(), X_new=tables(), y=labels)
+def test_fit_predict_and_resample_raise_only_documented_errors(X, X_new, y):
     y = np.array(y, dtype=object if "a" in y else np.int64)
-    X_before, y_before = X.copy(), y.copy()
+    before = [a.copy() for a in (X, X_new, y)]
     clf = trainer()
     assert_documented(lambda: clf.fit(X, y))
     if hasattr(clf, "clip_values_"):
-        assert_documented(lambda: clf.predict(X))
+        assert_documented(lambda: clf.predict(X_new))
+        assert_documented(lambda: robust_accuracy(clf, X_new, y, "pgd", eps=0.1, steps=2))
         assert_documented(lambda: robust_accuracy(clf, X, y, "pgd", eps=0.1, steps=2))
     assert_documented(lambda: augmenter().fit_resample(X, y))
-    np.testing.assert_array_equal(X, X_before)
-    np.testing.assert_array_equal(y, y_before)
+    for after, was in zip((X, X_new, y), before, strict=True):
+        assert after.dtype == was.dtype and after.shape == was.shape
+        assert all(a == b or (a != a and b != b) for a, b in zip(after.flat, was.flat, strict=True))
 
 
 @settings(max_examples=25, deadline=None)
@@ -94,10 +122,11 @@ def test_fit_predict_and_resample_raise_only_documented_errors(X, y):
     X=arrays(np.float32, st.tuples(st.integers(0, 6), st.integers(1, 5)), elements=values),
     eps=st.floats(-1, 1),
     steps=st.integers(-1, 3),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
 )
-def test_attacks_raise_only_documented_errors(X, eps, steps):
+def test_attacks_raise_only_documented_errors(X, eps, steps, dtype):
     model = torch.nn.Linear(X.shape[1], 3)
-    x = torch.as_tensor(X)
+    x = torch.as_tensor(X).to(dtype)
     x_before = x.clone()
     y = torch.zeros(len(X), dtype=torch.long)
     assert_documented(lambda: PGD(eps=eps, steps=steps).perturb(model, x, y))
@@ -178,6 +207,109 @@ def test_labels_unseen_at_score_time(digits):
         trainer().predict(X[:2])
 
 
+def test_robust_metrics_refuse_none_and_unfitted_estimators(digits):
+    X, y = digits
+    for estimator in (None, trainer(), LogisticRegression()):
+        with pytest.raises(NotFittedError):
+            robust_accuracy(estimator, X[:10], y[:10])
+        with pytest.raises(NotFittedError):
+            make_robust_scorer("pgd", eps=0.1)(estimator, X[:10], y[:10])
+        with pytest.raises(NotFittedError):
+            RobustnessCurveDisplay.from_estimator(estimator, X[:10], y[:10], eps=[0.1])
+
+
+def test_samples_of_another_shape_than_in_fit_are_refused(digits):
+    X, y = digits
+    images = trainer().fit(X[:200].reshape(-1, 1, 8, 8), y[:200])
+    scrambled = X[:20].reshape(-1, 1, 4, 16)
+    message = r"samples of shape \(1, 4, 16\), but AdversarialTrainer was fitted on .*\(1, 8, 8\)"
+    with pytest.raises(ValueError, match=message):
+        images.predict(scrambled)
+    with pytest.raises(ValueError, match=message):
+        robust_accuracy(images, scrambled, y[:20], "fgsm", eps=0.1)
+    flat = trainer().fit(X[:200], y[:200])
+    with pytest.raises(
+        ValueError, match=r"shape \(32,\), but .* fitted on samples of shape \(64,\)"
+    ):
+        robust_accuracy(flat, X[:20, :32], y[:20], "fgsm", eps=0.1)
+
+
+def test_a_column_y_is_handled_as_fit_handles_it(digits):
+    X, y = digits
+    clf = trainer().fit(X[:200], y[:200])
+    with pytest.warns(DataConversionWarning):
+        column = robust_accuracy(clf, X[:60], y[:60, None], "fgsm", eps=0.05)
+    assert column == robust_accuracy(clf, X[:60], y[:60], "fgsm", eps=0.05)
+
+
+def test_scorer_validates_its_attack_when_it_is_made():
+    with pytest.raises(InvalidParameterError, match="'steps' parameter of PGD must be an int"):
+        make_robust_scorer("pgd", eps=0.1, steps=0)
+    with pytest.raises(InvalidParameterError, match="'eps' parameter of make_robust_scorer"):
+        make_robust_scorer("pgd", eps="0.1")
+    with pytest.raises(InvalidParameterError, match="'batch_size' parameter"):
+        make_robust_scorer("pgd", eps=0.1, batch_size=0)
+
+
+@pytest.mark.parametrize(
+    ("mask", "message"),
+    [
+        (np.ones((2, 64)), "does not broadcast to one sample of shape \\(64,\\)"),
+        (np.full(64, np.nan), "finite and within \\[0, 1\\]"),
+        (np.full(64, 2.0), "finite and within \\[0, 1\\]"),
+        (np.full(64, -1.0), "finite and within \\[0, 1\\]"),
+    ],
+)
+def test_feature_mask_must_fit_one_sample_and_lie_in_0_1(mask, message, digits):
+    X, y = digits
+    model = torch.nn.Linear(64, 10)
+    x, t = torch.as_tensor(X[:8]), torch.as_tensor(y[:8])
+    with pytest.raises(ValueError, match=message):
+        PGD(eps=0.1, feature_mask=mask).perturb(model, x, t)
+    with pytest.raises(ValueError, match=message):
+        trainer(feature_mask=mask).fit(X[:50], y[:50])
+
+
+def test_perturb_refuses_other_dtypes_and_labels_beyond_the_logits(digits):
+    X, y = digits
+    model = torch.nn.Linear(64, 10)
+    x, t = torch.as_tensor(X[:8]), torch.as_tensor(y[:8])
+    for dtype in (torch.float64, torch.float16):
+        with pytest.raises(TypeError, match=f"x is {dtype} but the module's weights are"):
+            PGD().perturb(model, x.to(dtype), t)
+    with pytest.raises(ValueError, match="class indices from 0 to 12, but the module returns 10"):
+        PGD().perturb(model, x, torch.tensor([0] * 7 + [12]))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
+def test_cuda_without_cuda_is_a_clear_error(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="device='cuda' was asked for, but CUDA is not"):
+        trainer(device="cuda").fit(X[:20], y[:20])
+    with pytest.raises(ValueError, match="device='cuda' was asked for, but CUDA is not"):
+        augmenter(device="cuda").fit_resample(X[:60], y[:60])
+
+
+def test_bad_numbers_are_refused_by_name(digits, plain_digits_model):
+    X, y = digits
+    with pytest.raises(TypeError, match="eps must be a sequence of budgets"):
+        RobustnessCurveDisplay.from_estimator(plain_digits_model, X[:20], y[:20], eps="05")
+    with pytest.raises(ValueError, match="finite numbers >= 0"):
+        RobustnessCurveDisplay.from_estimator(plain_digits_model, X[:20], y[:20], eps=[-0.1])
+    with pytest.raises(InvalidParameterError, match="'max_epochs' parameter"):
+        trainer(max_epochs=-3).fit(X[:20], y[:20])
+    with pytest.raises(InvalidParameterError, match="'eps' parameter of AdversarialTrainer"):
+        trainer(eps=True).fit(X[:20], y[:20])
+    with pytest.raises(InvalidParameterError, match="'eps' parameter of PGD"):
+        PGD(eps=True).perturb(torch.nn.Linear(64, 10), torch.as_tensor(X[:2]), torch.zeros(2))
+
+
+@pytest.fixture(scope="module")
+def plain_digits_model(digits):
+    X, y = digits
+    return trainer(max_epochs=2).fit(X, y)
+
+
 # ---------------------------------------------------------------- faults
 
 
@@ -201,6 +333,51 @@ def test_keyboard_interrupt_keeps_the_last_finished_epoch_and_checkpoint_resumes
     np.testing.assert_array_equal(clf.predict_proba(X), two_epochs.predict_proba(X))
     resumed = trainer(max_epochs=2, callbacks=[LoadInitState(checkpoint)]).fit(X, y)
     assert len(resumed.history) == 4  # two saved epochs, two more
+
+
+def test_diverging_training_stops_with_a_clear_error_and_the_last_good_epoch(digits):
+    X, y = digits
+    clf = AdversarialTrainer(
+        MLP,
+        attack="fgsm",
+        optimizer=torch.optim.SGD,
+        lr=1e12,
+        max_epochs=3,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+    )
+    with pytest.raises(TrainingError, match="loss became nan in epoch 1.*Lower lr \\(now 1e\\+12"):
+        clf.fit(X, y)
+    assert all(bool(p.isfinite().all()) for p in clf.module_.parameters())
+    assert len(clf.history) == 0
+
+
+def test_a_gan_that_explodes_is_stopped_before_its_losses_reach_nan():
+    X, y = make_classification(500, n_features=8, weights=[0.8], random_state=0)
+    with pytest.raises(GANTrainingError, match="diverged in epoch .*discriminator loss .*e\\+"):
+        GANAugmenter(gan="cgan", lr=100.0, max_epochs=30, random_state=0).fit_resample(X, y)
+
+
+class InterruptGANAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_batch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch and len(net.history[-1]["batches"]) == 2:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_during_gan_training_never_passes_silently():
+    X, y = make_classification(400, n_features=6, weights=[0.7], random_state=0)
+    late = augmenter(estimator=LogisticRegression(), max_epochs=5, callbacks=[InterruptGANAt(3)])
+    with pytest.warns(UserWarning, match="interrupted in epoch 3.*end of epoch 2.*synthetic"):
+        late.fit(X, y)
+    assert len(late.gan_net_.history) == 2 and hasattr(late, "estimator_")
+    early = augmenter(estimator=LogisticRegression(), max_epochs=5, callbacks=[InterruptGANAt(1)])
+    with pytest.raises(KeyboardInterrupt, match="first epoch; no rows were generated"):
+        early.fit(X, y)
+    assert not hasattr(early, "estimator_")
 
 
 def test_diverging_gan_stops_cleanly_with_advice():

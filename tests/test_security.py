@@ -370,3 +370,21 @@ def test_bad_plugin_attacks_are_refused_by_name(plugin_site):
     assert lines[1].startswith(f"attack 'outside' {origin} returned points outside the eps")
     assert lines[2] == f"attack 'nans' {origin} returned NaN or infinite values in 60 of 60 samples"
     assert lines[3].startswith(f"attack 'half' {origin} returned a batch of dtype torch.float16")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks loading without CUDA")
+def test_a_model_saved_with_device_cuda_loads_on_the_cpu(saved, data, tmp_path):
+    """The file stores tensors on the CPU and the device as a parameter, so a model
+    trained on a GPU loads here, on the CPU, with a warning."""
+    _, models = saved
+    X, _ = data
+    gpu_model = models["trainer"]
+    gpu_model.device = "cuda"  # as fitted on a GPU machine: only the parameter differs
+    try:
+        persistence.dump(gpu_model, tmp_path / "gpu.skadv")
+    finally:
+        gpu_model.device = "cpu"
+    with pytest.warns(persistence.PersistenceWarning, match="device='cuda'.*loaded on the CPU"):
+        loaded = persistence.load(tmp_path / "gpu.skadv")
+    assert loaded.device == "cpu"
+    np.testing.assert_array_equal(loaded.predict(X), gpu_model.predict(X))

@@ -278,6 +278,8 @@ class Attack(BaseEstimator, ABC):
         in halves and attacked piece by piece (with a :class:`ResourceWarning`);
         ``y`` and ``loss_fn`` must therefore work on any slice of the batch.
         """
+        if not len(x):
+            return x.detach().clone()
         try:
             return self._run_batch(module, x, y, loss_fn, feasible)
         except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:

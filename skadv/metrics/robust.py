@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skadv.exceptions import NotDifferentiableError
 from skadv.plugins import get_registry, plugin_errors, resolve_attack
 from skadv.precision import PRECISIONS, autocast
-from skadv.validation import Number, check_fitted_classifier
+from skadv.validation import Number, check_fitted_classifier, unique_labels
 
 
 class _LogProbabilities(torch.nn.Module):
@@ -82,7 +82,7 @@ def class_indices(estimator: Any, y: Any) -> np.ndarray:
     """Map labels ``y`` to column indices of ``estimator.classes_``."""
     classes = np.asarray(estimator.classes_)
     y = np.asarray(y)
-    unseen = np.setdiff1d(y, classes)
+    unseen = np.setdiff1d(unique_labels(y), classes)
     if unseen.size:
         raise ValueError(
             f"y contains labels never seen in fit: {unseen.tolist()[:10]}; "
