@@ -5,7 +5,13 @@ from importlib.metadata import version
 from skadv.attacks import FGSM, MIFGSM, PGD, Attack, FGSMRandomStart
 from skadv.augment import GANAugmenter
 from skadv.callbacks import RobustScoring
-from skadv.metrics import RobustnessCurveDisplay, make_robust_scorer, robust_accuracy
+from skadv.metrics import (
+    RobustnessCurveDisplay,
+    adversarial_examples,
+    make_robust_scorer,
+    robust_accuracy,
+)
+from skadv.pipeline import Pipeline, make_pipeline
 from skadv.plugins import (
     get_attack,
     get_gan,
@@ -15,6 +21,7 @@ from skadv.plugins import (
     list_objectives,
     register_plugin,
 )
+from skadv.threat import ThreatModel
 from skadv.trainer import AdversarialTrainer
 
 __version__ = version("skadv")
@@ -26,16 +33,20 @@ __all__ = [
     "FGSMRandomStart",
     "GANAugmenter",
     "MIFGSM",
+    "Pipeline",
     "PGD",
     "RobustScoring",
     "RobustnessCurveDisplay",
+    "adversarial_examples",
     "get_attack",
     "get_gan",
     "get_objective",
     "list_attacks",
     "list_gans",
     "list_objectives",
+    "make_pipeline",
     "make_robust_scorer",
     "register_plugin",
     "robust_accuracy",
+    "ThreatModel",
 ]

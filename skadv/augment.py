@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -232,13 +233,23 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if len(learned) == 0 or not any(self.sampling_strategy_.values()):
             return X.copy(), y.copy()
         rows = np.isin(y, learned)
+        labels = np.concatenate(
+            [np.full(n, c, dtype=y.dtype) for c, n in self.sampling_strategy_.items() if n]
+        )
+        if rows.sum() < 2:  # no GAN learns from one row (nor does its batch norm train)
+            warnings.warn(
+                f"GANAugmenter has {int(rows.sum())} row to learn class(es) "
+                f"{learned.tolist()} from; its synthetic rows are copies of it (random "
+                "oversampling).",
+                UserWarning,
+                stacklevel=3,
+            )
+            X_new = np.repeat(X[rows], len(labels), axis=0)
+            return np.concatenate([X, X_new]), np.concatenate([y, labels])
         with plugin_errors(gan):
             gan.encoder_ = encoder.fit(X[rows])
         with torch_seeded(self.random_state):
             self.gan_net_ = self._train_gan(gan, gan.encoder_.transform(X[rows]), y[rows])
-            labels = np.concatenate(
-                [np.full(n, c, dtype=y.dtype) for c, n in self.sampling_strategy_.items() if n]
-            )
             X_new = self._generate(labels)
         return np.concatenate([X, X_new.astype(X.dtype)]), np.concatenate([y, labels])
 
@@ -303,6 +314,11 @@ class GANAugmenter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ndarray of shape (n_samples, ...)
         """
         check_is_fitted(self, "sampling_strategy_")
+        if self.gan_net_ is None:
+            raise ValueError(
+                "No GAN was trained in the last fit (there was nothing to generate, or too "
+                "few rows to learn from), so there is nothing to sample from."
+            )
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         labels = np.asarray(y)

@@ -16,6 +16,8 @@ from skadv.plugins import resolve_attack
 class RobustScoring(Callback):
     """Record robust accuracy on the validation split after every epoch.
 
+    Robust accuracy is measured under the net's threat model (its bounds, immutable and
+    categorical columns; in the raw space for a net trained by :class:`skadv.Pipeline`).
     The score goes into ``net.history`` under ``name``, with ``name + "_best"`` marking
     the best epoch so far, so skorch's ``EarlyStopping(monitor=name,
     lower_is_better=False)`` and ``Checkpoint(monitor=name + "_best")`` keep the most
@@ -70,19 +72,20 @@ class RobustScoring(Callback):
         if dataset is None:
             return
         X, y = data_from_dataset(dataset)
-        attack = resolve_attack(
-            self.attack,
-            **(self.attack_params or {}),
-            eps=self.eps if self.eps is not None else getattr(net, "eps", None),
-            clip_values=getattr(net, "clip_values_", None),
-            feature_mask=getattr(net, "feature_mask", None),
-        )
+        eps = self.eps if self.eps is not None else getattr(net, "eps", None)
+        attack = resolve_attack(self.attack, **(self.attack_params or {}), eps=eps)
+        threat = getattr(net, "threat_", None)
+        feasible = None
+        if threat is not None:
+            feasible = threat.feasible_set(eps=attack.eps, norm=getattr(attack, "norm", None))
+        module = net.attack_module() if hasattr(net, "attack_module") else net.module_
         score = attacked_accuracy(
-            net.module_,
+            module,
             np.asarray(X),
             to_numpy(y),
             attack,
             self.batch_size,
+            feasible=feasible,
             precision=getattr(net, "precision", "fp32"),
             channels_last=bool(getattr(net, "channels_last", False)),
         )

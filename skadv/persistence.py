@@ -63,6 +63,11 @@ SKADV_MODULES = (
     "skadv.modules",
     "skadv.callbacks",
     "skadv.data",
+    "skadv.tables",
+    "skadv.threat.constraints",
+    "skadv.threat.feasible",
+    "skadv.threat.model",
+    "skadv.pipeline",
 )
 
 
@@ -208,11 +213,17 @@ class _Writer:
             return type(obj)((k, self.walk(v)) for k, v in obj.items())
         if isinstance(obj, (list, tuple)) and type(obj) in (list, tuple):
             return type(obj)(self.walk(v) for v in obj)
-        if isinstance(obj, BaseEstimator):
+        if isinstance(obj, BaseEstimator) or _is_skadv_object(obj):
+            state = obj.__getstate__() if isinstance(obj, BaseEstimator) else vars(obj)
             shell = object.__new__(type(obj))
-            shell.__dict__.update({k: self.walk(v) for k, v in obj.__getstate__().items()})
+            shell.__dict__.update({k: self.walk(v) for k, v in state.items()})
             return shell
         return obj
+
+
+def _is_skadv_object(obj: Any) -> bool:
+    """An instance of a class of skadv's own (a threat model's feasible set, say)."""
+    return type(obj).__module__.split(".")[0] == "skadv" and hasattr(obj, "__dict__")
 
 
 def dump(estimator: Any, file: str | Path) -> None:
@@ -410,7 +421,7 @@ class _Reader:
             return type(obj)((k, self.walk(v)) for k, v in obj.items())
         if isinstance(obj, (list, tuple)) and type(obj) in (list, tuple):
             return type(obj)(self.walk(v) for v in obj)
-        if isinstance(obj, BaseEstimator):
+        if isinstance(obj, BaseEstimator) or _is_skadv_object(obj):
             vars(obj).update({k: self.walk(v) for k, v in vars(obj).items()})
         return obj
 

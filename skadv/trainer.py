@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import sys
+import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -21,12 +25,14 @@ from skorch.callbacks import EpochScoring
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
+from skadv.differentiable import encoded_categorical, torch_view
 from skadv.exceptions import TrainingError
 from skadv.plugins import plugin_errors, resolve_attack, resolve_objective
 from skadv.precision import PRECISIONS, autocast
 from skadv.recovery import EpochSnapshots
 from skadv.seeding import torch_seeded
-from skadv.validation import Number, check_device, check_feature_mask, unique_labels
+from skadv.threat.model import ThreatModel, ThreatModelWarning
+from skadv.validation import Number, check_device, unique_labels
 
 
 def _index_accuracy(net: Any, X: Any, y: Any) -> float:
@@ -36,6 +42,18 @@ def _index_accuracy(net: Any, X: Any, y: Any) -> float:
     """
     y_proba = NeuralNetClassifier.predict_proba(net, X)
     return float(np.mean(y_proba.argmax(axis=1) == np.asarray(y)))
+
+
+def _last_step_of_a_plain_pipeline(estimator: Any) -> bool:
+    """Whether ``estimator.fit`` was called by a scikit-learn Pipeline that ends in it and
+    does not craft in its raw input space (skadv's Pipeline does)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, Pipeline) and owner.steps and owner.steps[-1][1] is estimator:
+            return not getattr(owner, "crafts_in_raw_space", False)
+        frame = frame.f_back
+    return False
 
 
 class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
@@ -64,10 +82,12 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         it (``"madry"``).
     beta : float, default=6.0
         Weight of the robustness term, for objectives that take it (``"trades"``).
-    clip_values : tuple (min, max) or None, default=None
-        Valid input range. ``None`` takes the minimum and maximum of the training data.
-    feature_mask : array-like or None, default=None
-        Broadcastable to one sample; zero where the attacker may not change a feature.
+    threat_model : ThreatModel or None, default=None
+        What the attacker may change, in the columns and units of the ``X`` given to
+        ``fit``: bounds (per feature from the training data by default), immutable,
+        integer and categorical columns, a per-feature scale of ``eps`` and relations
+        between columns. ``eps`` above is its budget. ``None`` means ``ThreatModel()``.
+        Inside :func:`skadv.make_pipeline`, ``X`` is the pipeline's raw input.
     random_state : int or None, default=None
         Seeds weight initialization, shuffling and attack random starts during ``fit``
         without touching torch's global generator; the same value gives the same model
@@ -90,11 +110,17 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
     Attributes
     ----------
     attack_ : Attack
-        The attack used in the last fit, with ``eps`` and ``clip_values`` filled in.
+        The attack used in the last fit, with ``eps`` (and the threat model's ``norm``)
+        filled in.
     objective_ : Objective
         The objective used in the last fit.
-    clip_values_ : tuple (min, max)
-        The valid input range used in the last fit.
+    threat_ : ThreatModel
+        The threat model fitted on the training data.
+    feasible_ : FeasibleSet
+        Its feasible set on the training device, which every crafted batch projects onto.
+    raw_space_ : bool
+        Whether the last fit crafted in the raw input space of a :class:`skadv.Pipeline`
+        (through the torch view of its transformers).
     sample_shape_ : tuple of int
         Shape of one sample seen in fit; ``predict`` and the robust metrics refuse others.
     classes_ : ndarray of shape (n_classes,)
@@ -126,8 +152,7 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         "beta": [Number(Real, 0, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Number(Real, 0, None, closed="neither")],
-        "clip_values": [tuple, list, None],
-        "feature_mask": ["array-like", None],
+        "threat_model": [ThreatModel, None],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "precision": [StrOptions(set(PRECISIONS))],
         "channels_last": ["boolean"],
@@ -142,8 +167,7 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         objective: Any = "madry",
         ratio: float = 1.0,
         beta: float = 6.0,
-        clip_values: tuple | None = None,
-        feature_mask: Any = None,
+        threat_model: ThreatModel | None = None,
         random_state: int | None = None,
         precision: str = "fp32",
         channels_last: bool = False,
@@ -158,8 +182,7 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         self.objective = objective
         self.ratio = ratio
         self.beta = beta
-        self.clip_values = clip_values
-        self.feature_mask = feature_mask
+        self.threat_model = threat_model
         self.random_state = random_state
         self.precision = precision
         self.channels_last = channels_last
@@ -189,22 +212,20 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
             )
 
     def _check_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        reset = not hasattr(self, "clip_values_")
+        reset = not hasattr(self, "threat_")
         X, y = validate_data(self, X, y, reset=reset, allow_nd=True, dtype=np.float32)
         y = column_or_1d(y, warn=True)
         labels = unique_labels(y)
         check_classification_targets(y)
         if reset:
+            raw = self.__dict__.get("_raw")
+            self.raw_space_ = raw is not None
             if not hasattr(self, "classes_inferred_"):
                 self.classes_inferred_ = (
                     labels if self.classes is None else unique_labels(self.classes, "classes")
                 )
-            self.clip_values_ = (
-                tuple(self.clip_values) if self.clip_values else (float(X.min()), float(X.max()))
-            )
             self.sample_shape_ = X.shape[1:]
-            if self.feature_mask is not None:
-                check_feature_mask(self.feature_mask, self.sample_shape_)
+            self.threat_ = raw[1] if raw is not None else self._fit_threat(X)
         else:
             self._check_sample_shape(X)
         unseen = np.setdiff1d(y, self.classes_)
@@ -214,6 +235,11 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
                 f"known classes are {self.classes_.tolist()[:20]}."
             )
         return X, np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _fit_threat(self, X: Any, encoded_categorical: Any = ()) -> ThreatModel:
+        """The threat model fitted on ``X``, with this estimator's ``eps`` as budget."""
+        threat = clone(self.threat_model) if self.threat_model is not None else ThreatModel()
+        return threat.set_params(eps=self.eps).fit(X, encoded_categorical=encoded_categorical)
 
     def _check_sample_shape(self, X: np.ndarray) -> None:
         if X.shape[1:] != self.sample_shape_:
@@ -236,14 +262,15 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         -------
         self
         """
-        self.attack_ = resolve_attack(
-            self.attack,
-            **self.get_params_for("attack"),
-            eps=self.eps,
-            clip_values=self.clip_values_,
-            feature_mask=self.feature_mask,
-        )
+        self.attack_ = resolve_attack(self.attack, **self.get_params_for("attack"), eps=self.eps)
+        norm = self.threat_.norm or getattr(self.attack_, "norm", "linf")
+        if "norm" in self.attack_.get_params():
+            self.attack_.set_params(norm=norm)
         self.attack_._validate_params()
+        device = torch.device(self.device or "cpu")
+        self.feasible_ = self.threat_.feasible_set(eps=self.eps, norm=norm).to(
+            torch.empty(0, device=device)
+        )
         self.objective_ = resolve_objective(
             self.objective,
             shared={"ratio": self.ratio, "beta": self.beta},
@@ -270,11 +297,58 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         -------
         self
         """
+        if _last_step_of_a_plain_pipeline(self):
+            warnings.warn(
+                f"{type(self).__name__} is the last step of a scikit-learn Pipeline: it trains "
+                "against a threat model in the units of the transformed features, not of the "
+                "X you pass. Use skadv.make_pipeline to craft in the raw input space.",
+                ThreatModelWarning,
+                stacklevel=2,
+            )
         restart = not self.warm_start or not self.initialized_
         if restart:
-            for name in ("classes_inferred_", "clip_values_", "n_features_in_", "sample_shape_"):
+            for name in ("classes_inferred_", "threat_", "n_features_in_", "sample_shape_"):
                 self.__dict__.pop(name, None)
         return self._fit(X, y, restart=restart, _routing_method="fit", **fit_params)
+
+    def fit_raw(self, X: Any, y: Any, preprocessor: Any, Xt: Any) -> AdversarialTrainer:
+        """Train on the output of a fitted ``preprocessor``, crafting in its raw input.
+
+        Called by :class:`skadv.Pipeline`. Adversarial examples are crafted on ``X``, the
+        preprocessor's raw input, through its torch view, so ``eps`` and the threat model
+        are in the units and columns of ``X``; the module learns from the view's output.
+        Afterwards the estimator takes ``Xt`` (the preprocessor's output) as usual.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            Raw training input.
+        y : array-like of shape (n_samples,)
+        preprocessor : fitted transformer (Pipeline, ColumnTransformer ...)
+            Maps ``X`` to ``Xt``; it must have a torch view
+            (:func:`skadv.differentiable.torch_view`).
+        Xt : array-like
+            ``preprocessor.transform(X)``, for the input shape of later predictions.
+
+        Returns
+        -------
+        self
+        """
+        steps = (
+            [s for _, s in preprocessor.steps] if hasattr(preprocessor, "steps") else [preprocessor]
+        )
+        n_columns = X.shape[1] if np.ndim(X) >= 2 else 0
+        self._validate_hyperparams()
+        threat = self._fit_threat(X, encoded_categorical(steps, n_columns))
+        view, _ = torch_view(preprocessor, threat.schema_.columns_)
+        self._raw = (view.to(torch.device(self.device or "cpu")), threat)
+        try:
+            self.fit(threat.schema_.encode(X), y)
+        finally:
+            del self._raw
+        Xt = validate_data(self, Xt, reset=True, allow_nd=True, dtype=np.float32)
+        self.sample_shape_ = Xt.shape[1:]
+        return self
 
     def partial_fit(
         self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any
@@ -405,11 +479,22 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         torch.Tensor
         """
         with plugin_errors(self.attack_):
-            return self.attack_.run(self.attack_module(), X, y, loss_fn=loss_fn)
+            return self.attack_.run(
+                self.attack_module(), X, y, loss_fn=loss_fn, feasible=self.feasible_
+            )
 
     def attack_module(self) -> torch.nn.Module:
-        """The module attacks differentiate: ``module_`` (unwrapped when distributed)."""
-        return self.module_
+        """The module attacks differentiate: ``module_`` (unwrapped when distributed),
+        behind the torch view of the pipeline's transformers while :meth:`fit_raw` runs."""
+        raw = self.__dict__.get("_raw")
+        return self.module_ if raw is None else torch.nn.Sequential(raw[0], self.module_)
+
+    def infer(self, x: Any, **fit_params: Any) -> torch.Tensor:
+        """skorch's forward pass; while :meth:`fit_raw` runs, through the pipeline's view."""
+        raw = self.__dict__.get("_raw")
+        if raw is not None:
+            x = raw[0](to_tensor(x, device=self.device))
+        return super().infer(x, **fit_params)
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
         """One optimization step on the objective's (adversarial) loss."""
@@ -469,7 +554,7 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self, "clip_values_")
+        check_is_fitted(self, "threat_")
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
         self._check_sample_shape(X)
         return super().predict_proba(X)

@@ -14,6 +14,7 @@ from skadv import (
     PGD,
     AdversarialTrainer,
     RobustnessCurveDisplay,
+    ThreatModel,
     make_robust_scorer,
     robust_accuracy,
 )
@@ -37,8 +38,9 @@ def manual_robust_accuracy(net, X, y, eps):
 def test_robust_accuracy_matches_attack_and_is_batched(plain_net, digits):
     _, X_test, _, y_test = digits
     clean = plain_net.score(X_test, y_test)
+    pixels = ThreatModel(bounds=(0.0, 1.0))
     robust = robust_accuracy(
-        plain_net, X_test, y_test, "pgd", eps=0.1, random_start=False, clip_values=(0.0, 1.0)
+        plain_net, X_test, y_test, "pgd", eps=0.1, random_start=False, threat_model=pixels
     )
     small_batches = robust_accuracy(
         plain_net,
@@ -47,7 +49,7 @@ def test_robust_accuracy_matches_attack_and_is_batched(plain_net, digits):
         "pgd",
         eps=0.1,
         random_start=False,
-        clip_values=(0.0, 1.0),
+        threat_model=pixels,
         batch_size=7,
     )
     assert robust == pytest.approx(manual_robust_accuracy(plain_net, X_test, y_test, 0.1))
@@ -96,14 +98,22 @@ def test_precision_follows_the_estimator_unless_given(plain_net, digits):
         make_robust_scorer(precision="half")
 
 
-def test_default_clip_values_come_from_the_data(plain_net, digits):
+def test_default_bounds_come_from_the_data_per_feature(plain_net, digits):
     _, X_test, _, y_test = digits
-    # X_test spans [0, 1], so "auto" equals giving (0, 1)
-    a = robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.2)
-    b = robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.2, clip_values=(0.0, 1.0))
-    c = robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.2, clip_values=None)
-    assert a == b
-    assert c <= a
+    per_feature = robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.2)
+    ranges = ThreatModel(bounds=(X_test.min(axis=0), X_test.max(axis=0)))
+    stated = robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.2, threat_model=ranges)
+    pixels = robust_accuracy(
+        plain_net, X_test, y_test, "fgsm", eps=0.2, threat_model=ThreatModel(bounds=(0.0, 1.0))
+    )
+    unbounded = robust_accuracy(
+        plain_net, X_test, y_test, "fgsm", eps=0.2, threat_model=ThreatModel(bounds=None)
+    )
+    assert per_feature == stated  # the default is the per-feature range of X
+    assert per_feature >= pixels  # a smaller box than [0, 1] on the always-blank pixels
+    with pytest.raises(TypeError, match="belong to the threat model here"):
+        robust_accuracy(plain_net, X_test, y_test, "fgsm", eps=0.2, clip_values=(0.0, 1.0))
+    assert unbounded <= pixels
 
 
 def test_probability_output_nets_are_attacked_through_log(digits):

@@ -29,6 +29,7 @@ from skorch.callbacks import Callback, Checkpoint, LoadInitState
 from skadv import (
     GANAugmenter,
     RobustnessCurveDisplay,
+    ThreatModel,
     make_robust_scorer,
     persistence,
     robust_accuracy,
@@ -266,8 +267,17 @@ def test_feature_mask_must_fit_one_sample_and_lie_in_0_1(mask, message, digits):
     x, t = torch.as_tensor(X[:8]), torch.as_tensor(y[:8])
     with pytest.raises(ValueError, match=message):
         PGD(eps=0.1, feature_mask=mask).perturb(model, x, t)
-    with pytest.raises(ValueError, match=message):
-        trainer(feature_mask=mask).fit(X[:50], y[:50])
+
+
+def test_threat_model_columns_must_exist(digits):
+    X, y = digits
+    for field in ("immutable", "switchable"):
+        with pytest.raises(ValueError, match=f"{field} names column 'income', which X does not"):
+            trainer(threat_model=ThreatModel(**{field: ["income"]})).fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="constraint 'a <<= b' is not a relation"):
+        trainer(threat_model=ThreatModel(constraints=["a <<= b"])).fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="names column 'debt', which is not a numeric column"):
+        trainer(threat_model=ThreatModel(constraints=["debt <= 2"])).fit(X[:50], y[:50])
 
 
 def test_perturb_refuses_other_dtypes_and_labels_beyond_the_logits(digits):

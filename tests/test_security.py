@@ -195,9 +195,9 @@ def test_functions_reexported_under_allowed_packages_are_refused(saved, tmp_path
 
 def test_a_skorch_net_stored_by_skops_is_refused(saved, tmp_path):
     """skops would rebuild a skorch net through its __setstate__, which unpickles."""
-    folder, models = saved
+    folder, _ = saved
     forged = tmp_path / "forged.skadv"
-    shell = skops.io.dumps(models["trainer"])
+    shell = skops.io.dumps(AdversarialTrainer(MLP))
     replace_member(folder / "trainer.skadv", forged, "estimator.skops", shell)
     with pytest.raises(TypeError, match="not trusted: .*skadv.trainer.AdversarialTrainer"):
         persistence.load(forged)

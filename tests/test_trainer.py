@@ -18,7 +18,14 @@ from skorch.callbacks import Checkpoint, EarlyStopping
 from skorch.dataset import ValidSplit
 from skorch.exceptions import DeviceWarning
 
-from skadv import PGD, AdversarialTrainer, RobustScoring, make_robust_scorer, robust_accuracy
+from skadv import (
+    PGD,
+    AdversarialTrainer,
+    RobustScoring,
+    ThreatModel,
+    make_robust_scorer,
+    robust_accuracy,
+)
 from skadv.objectives import TRADES, Madry
 
 
@@ -200,7 +207,10 @@ def test_nested_attack_params_reach_clone_set_params_and_grid_search(digits):
     assert isinstance(copy.attack_, PGD)
     assert copy.attack_.steps == 2 and copy.attack_.random_start is False
     assert copy.attack_.eps == 0.2  # eps is the threat model: it overrides the attack's
-    assert copy.attack_.clip_values == (0.0, 1.0)  # taken from the training data
+    assert copy.feasible_.eps == 0.2
+    low, high = copy.feasible_.low.numpy(), copy.feasible_.high.numpy()
+    np.testing.assert_allclose(low, X_train[:100].min(axis=0))  # taken from the training data
+    np.testing.assert_allclose(high, X_train[:100].max(axis=0))
     assert clf.get_params()["attack__steps"] == 4
 
     with_object = fast_trainer(attack=PGD(steps=9, eps=0.5), eps=0.1, max_epochs=1)
@@ -275,18 +285,20 @@ def test_attack_runs_in_eval_mode_without_parameter_gradients(digits):
     assert x_adv.device == x.device and (x_adv - x).abs().max() <= clf.eps + 1e-6
 
 
-def test_feature_mask_and_clip_values(digits):
+def test_threat_model_immutable_features_and_bounds(digits):
     X_train, _, y_train, _ = digits
-    mask = np.ones(64)
-    mask[:32] = 0
-    clf = fast_trainer(module=SmallMLP, attack="pgd", feature_mask=mask, max_epochs=1)
+    frozen = ThreatModel(immutable=list(range(32)), bounds=(0.0, 1.0))
+    clf = fast_trainer(module=SmallMLP, attack="pgd", threat_model=frozen, max_epochs=1)
     clf.fit(X_train, y_train)
     x = torch.as_tensor(X_train[:32])
     x_adv = clf.craft(x, torch.as_tensor(y_train[:32]))
     assert torch.equal(x_adv[:, :32], x[:, :32]) and not torch.equal(x_adv, x)
-    clf = fast_trainer(module=SmallMLP, clip_values=(0.1, 0.9), max_epochs=1)
+    assert clf.threat_model.immutable == list(range(32))  # the parameter is left as given
+    narrow = ThreatModel(bounds=(0.1, 0.9))
+    clf = fast_trainer(module=SmallMLP, threat_model=narrow, max_epochs=1, eps=0.3)
     clf.fit(X_train, y_train)
-    assert clf.clip_values_ == (0.1, 0.9) and clf.attack_.clip_values == (0.1, 0.9)
+    x_adv = clf.craft(torch.full((4, 64), 0.5), torch.zeros(4, dtype=torch.long))
+    assert float(x_adv.min()) >= 0.1 - 1e-6 and float(x_adv.max()) <= 0.9 + 1e-6
 
 
 def test_robust_scoring_checkpoint_keeps_the_most_robust_epoch(digits, tmp_path):

@@ -9,19 +9,20 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from skorch.dataset import ValidSplit
 
 from skadv.callbacks import EpochProgress, RobustScoring
-from skadv.metrics import RobustnessCurveDisplay
+from skadv.metrics import RobustnessCurveDisplay, adversarial_examples
 from skadv.modules import MLP
+from skadv.threat import ThreatModel
 from skadv.trainer import AdversarialTrainer
 
 DEMO_EPS = 0.1
 EPS_GRID = [0.0, 0.05, 0.1, 0.15, 0.2]
 JUDGE = {"steps": 20, "step_size": 0.025, "random_start": False}
+PIXELS = ThreatModel(bounds=(0.0, 1.0))  # digits scaled to [0, 1]: any pixel may take any value
 
 
 def load_data(seed: int) -> tuple[np.ndarray, ...]:
@@ -41,6 +42,7 @@ def build_models(epochs: int, device: str, seed: int) -> dict[str, AdversarialTr
         device=device,
         random_state=seed,
         verbose=0,
+        threat_model=PIXELS,
         train_split=ValidSplit(0.1, stratified=True, random_state=seed),
     )
     pgd = dict(attack="pgd", attack__steps=7, attack__step_size=0.025, max_epochs=epochs)
@@ -73,7 +75,7 @@ def art_robust_accuracy(model: AdversarialTrainer, X: np.ndarray, y: np.ndarray)
         loss=torch.nn.CrossEntropyLoss(),
         input_shape=X.shape[1:],
         nb_classes=len(model.classes_),
-        clip_values=model.clip_values_,
+        clip_values=(0.0, 1.0),
         device_type="gpu" if str(model.device).startswith("cuda") else "cpu",
     )
     attack = ProjectedGradientDescent(
@@ -84,10 +86,7 @@ def art_robust_accuracy(model: AdversarialTrainer, X: np.ndarray, y: np.ndarray)
 
 def plot_examples(model: AdversarialTrainer, X: np.ndarray, y: np.ndarray, path: Path) -> None:
     """Clean digits and their PGD versions, with the undefended model's predictions."""
-    attack = clone(model.attack_).set_params(eps=DEMO_EPS, **JUDGE)
-    x = torch.as_tensor(X[:8], device=model.device)
-    x_adv = attack.perturb(model.module_, x, torch.as_tensor(y[:8], device=model.device))
-    adv = x_adv.cpu().numpy()
+    adv = adversarial_examples(model, X[:8], y[:8], "pgd", eps=DEMO_EPS, **JUDGE)
     clean_pred, adv_pred = model.predict(X[:8]), model.predict(adv)
     fig, axes = plt.subplots(2, 8, figsize=(10, 3))
     for i in range(8):
@@ -128,7 +127,7 @@ def run(out: Path, device: str, quick: bool, seed: int, log: Any) -> dict[str, A
         model.fit(X_train, y_train)
         fit_seconds = time.perf_counter() - start
         curve = RobustnessCurveDisplay.from_estimator(
-            model, X_test, y_test, eps=EPS_GRID, attack="pgd", ax=curve_ax, name=name, **JUDGE
+            model, X_test, y_test, eps=EPS_GRID, attack_params=JUDGE, ax=curve_ax, name=name
         )
         entry = {
             "clean_accuracy": float(model.score(X_test, y_test)),

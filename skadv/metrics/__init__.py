@@ -3,17 +3,19 @@
 from skadv.metrics.display import RobustnessCurveDisplay
 from skadv.metrics.robust import (
     RobustScorer,
+    adversarial_examples,
     attacked_accuracy,
     class_indices,
-    logits_module,
     make_robust_scorer,
     robust_accuracy,
 )
 from skadv.metrics.synthetic import class_coverage, memorization_rate, train_synthetic_test_real
+from skadv.metrics.target import logits_module
 
 __all__ = [
     "RobustScorer",
     "RobustnessCurveDisplay",
+    "adversarial_examples",
     "attacked_accuracy",
     "class_coverage",
     "class_indices",

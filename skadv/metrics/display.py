@@ -37,7 +37,7 @@ class RobustnessCurveDisplay:
         Perturbation budgets.
     accuracy : array-like of shape (n_points,)
         Robust accuracy at each budget.
-    estimator_name : str or None, default=None
+    name : str or None, default=None
         Legend label.
     attack_name : str or None, default=None
         Name of the attack, shown on the x axis.
@@ -62,12 +62,12 @@ class RobustnessCurveDisplay:
         *,
         eps: Sequence[float],
         accuracy: Sequence[float],
-        estimator_name: str | None = None,
+        name: str | None = None,
         attack_name: str | None = None,
     ):
         self.eps = eps
         self.accuracy = accuracy
-        self.estimator_name = estimator_name
+        self.name = name
         self.attack_name = attack_name
 
     def plot(
@@ -80,9 +80,9 @@ class RobustnessCurveDisplay:
         ax : matplotlib Axes or None, default=None
             Axes to draw on; a new figure is made when None.
         name : str or None, default=None
-            Legend label, overriding ``estimator_name``.
+            Legend label, overriding ``self.name``.
         **kwargs
-            Passed to ``ax.plot``.
+            Passed to matplotlib's ``ax.plot`` (``color``, ``linestyle`` ...).
 
         Returns
         -------
@@ -92,8 +92,9 @@ class RobustnessCurveDisplay:
 
         if ax is None:
             _, ax = plt.subplots()
-        label = name if name is not None else self.estimator_name
-        (self.line_,) = ax.plot(self.eps, self.accuracy, marker="o", label=label, **kwargs)
+        label = name if name is not None else self.name
+        line_kwargs = {"marker": "o", "label": label, **kwargs}
+        (self.line_,) = ax.plot(self.eps, self.accuracy, **line_kwargs)
         attack = f" ({self.attack_name})" if self.attack_name else ""
         ax.set(xlabel=f"eps{attack}", ylabel="robust accuracy", ylim=(-0.02, 1.02))
         if label is not None:
@@ -111,28 +112,34 @@ class RobustnessCurveDisplay:
         *,
         eps: Sequence[float],
         attack: Any = "pgd",
+        attack_params: dict | None = None,
+        threat_model: Any = None,
         batch_size: int = 256,
-        ax: Any = None,
         name: str | None = None,
-        **attack_params: Any,
+        ax: Any = None,
+        **kwargs: Any,
     ) -> RobustnessCurveDisplay:
         """Measure robust accuracy at each ``eps`` and plot it.
 
         Parameters
         ----------
-        estimator : fitted torch classifier
-            As for :func:`robust_accuracy`.
-        X : array-like of shape (n_samples, ...)
+        estimator : fitted classifier or Pipeline
+            As for :func:`~skadv.robust_accuracy`.
+        X : DataFrame or array-like of shape (n_samples, ...)
         y : array-like of shape (n_samples,)
         eps : sequence of float
-            Perturbation budgets to evaluate.
+            Perturbation budgets to evaluate, in the units of ``X``.
         attack : str or Attack, default="pgd"
+        attack_params : dict or None, default=None
+            Further attack parameters, such as ``{"steps": 20}``.
+        threat_model : ThreatModel or None, default=None
+            As for :func:`~skadv.robust_accuracy`; its ``eps`` is replaced by each budget.
         batch_size : int, default=256
-        ax : matplotlib Axes or None, default=None
         name : str or None, default=None
             Legend label; defaults to the estimator's class name.
-        **attack_params
-            Further attack parameters.
+        ax : matplotlib Axes or None, default=None
+        **kwargs
+            Passed to matplotlib's ``ax.plot``.
 
         Returns
         -------
@@ -140,13 +147,22 @@ class RobustnessCurveDisplay:
         """
         eps = _check_eps_grid(eps)
         accuracy = [
-            robust_accuracy(estimator, X, y, attack, eps=e, batch_size=batch_size, **attack_params)
+            robust_accuracy(
+                estimator,
+                X,
+                y,
+                attack,
+                eps=e,
+                threat_model=threat_model,
+                batch_size=batch_size,
+                **(attack_params or {}),
+            )
             for e in eps
         ]
         display = cls(
             eps=eps,
             accuracy=accuracy,
-            estimator_name=name or type(estimator).__name__,
+            name=name or type(estimator).__name__,
             attack_name=attack if isinstance(attack, str) else type(attack).__name__,
         )
-        return display.plot(ax=ax)
+        return display.plot(ax=ax, **kwargs)

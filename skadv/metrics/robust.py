@@ -1,81 +1,30 @@
-"""Robust accuracy and robust scorers for model selection."""
+"""Robust accuracy, adversarial examples and robust scorers for model selection.
+
+Every evaluation happens in the raw input space of the estimator: the X the user passes.
+For a Pipeline, the attack crafts through the torch view of its fitted transformers, and
+eps, bounds and immutable or categorical columns are those of the threat model, stated in
+the units and columns of that X.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
-from skadv.exceptions import NotDifferentiableError
-from skadv.plugins import get_registry, plugin_errors, resolve_attack
+from skadv.metrics.target import Target, attack_target
+from skadv.plugins import plugin_errors, resolve_attack
 from skadv.precision import PRECISIONS, autocast
+from skadv.threat.feasible import FeasibleSet
+from skadv.threat.model import ThreatModel
 from skadv.validation import Number, check_fitted_classifier, unique_labels
-
-
-class _LogProbabilities(torch.nn.Module):
-    """Turns a module that outputs probabilities into one that outputs log-probabilities.
-
-    Cross-entropy on log-probabilities equals the negative log-likelihood the module was
-    trained with, so attacks can treat the output as logits.
-    """
-
-    def __init__(self, module: torch.nn.Module):
-        super().__init__()
-        self.module = module
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.log(self.module(x).clamp_min(1e-12))
-
-
-def _gradient_free_attacks() -> list[str]:
-    components = get_registry().components["attack"]
-    return sorted(
-        name for name, c in components.items() if not getattr(c.factory, "needs_gradients", True)
-    )
-
-
-def _split_pipeline(estimator: Any, X: Any) -> tuple[Any, Any]:
-    """For a Pipeline, attack the final step in its own input space."""
-    if isinstance(estimator, Pipeline):
-        return estimator[-1], estimator[:-1].transform(X)
-    return estimator, X
-
-
-def logits_module(estimator: Any) -> torch.nn.Module:
-    """The fitted torch module of ``estimator``, returning logits (or log-probabilities).
-
-    Parameters
-    ----------
-    estimator : skorch NeuralNetClassifier or skadv estimator
-        A fitted classifier with a ``module_`` attribute.
-
-    Returns
-    -------
-    torch.nn.Module
-    """
-    module = getattr(estimator, "module_", None)
-    if not isinstance(module, torch.nn.Module):
-        check_is_fitted(estimator)
-        free = _gradient_free_attacks()
-        served = (
-            f"Gradient-free attacks that could serve it: {', '.join(free)}."
-            if free
-            else "No gradient-free attack is installed; a black-box attack plugin "
-            "(such as skadv-art's HopSkipJump) could serve it."
-        )
-        raise NotDifferentiableError(
-            f"{type(estimator).__name__} has no torch module, so gradient-based attacks "
-            f"cannot compute its input gradients. {served}"
-        )
-    if isinstance(getattr(estimator, "criterion_", None), torch.nn.NLLLoss):
-        return _LogProbabilities(module)
-    return module
 
 
 def class_indices(estimator: Any, y: Any) -> np.ndarray:
@@ -91,13 +40,6 @@ def class_indices(estimator: Any, y: Any) -> np.ndarray:
     return np.searchsorted(classes, y)
 
 
-def _default_clip_values(estimator: Any, X: np.ndarray) -> tuple[float, float]:
-    fitted = getattr(estimator, "clip_values_", None)
-    if fitted is not None:
-        return fitted
-    return float(X.min()), float(X.max())
-
-
 def _precision(estimator: Any, precision: str) -> str:
     if precision == "auto":
         own = getattr(estimator, "precision", "fp32")
@@ -109,6 +51,167 @@ def _precision(estimator: Any, precision: str) -> str:
     return precision
 
 
+def _check_scoring_params(eps: Any, batch_size: Any, threat_model: Any, caller: str) -> None:
+    validate_parameter_constraints(
+        {
+            "eps": [Number(Real, 0, None, closed="left"), None],
+            "batch_size": [Interval(Integral, 1, None, closed="left")],
+            "threat_model": [ThreatModel, None],
+        },
+        {"eps": eps, "batch_size": batch_size, "threat_model": threat_model},
+        caller_name=caller,
+    )
+
+
+def _check_attack_params(attack_params: dict) -> None:
+    stated_elsewhere = sorted({"clip_values", "feature_mask"} & set(attack_params))
+    if stated_elsewhere:
+        raise TypeError(
+            f"{', '.join(stated_elsewhere)} belong to the threat model here: pass "
+            "threat_model=ThreatModel(bounds=..., immutable=[...]) instead."
+        )
+
+
+def _check_input_shape(estimator: Any, X: Any) -> None:
+    """Refuse samples of another shape than the estimator was fitted on."""
+    fitted = getattr(estimator, "sample_shape_", None)
+    shape = tuple(np.shape(X)[1:])
+    if fitted is None:
+        n_features = getattr(estimator, "n_features_in_", None)
+        fitted = None if n_features is None or len(shape) != 1 else (n_features,)
+    if fitted is not None and shape != tuple(fitted):
+        raise ValueError(
+            f"X has samples of shape {shape}, but {type(estimator).__name__} was fitted "
+            f"on samples of shape {tuple(fitted)}; pass X in the shape used in fit."
+        )
+
+
+@dataclass
+class Evaluation:
+    """One evaluation, validated: the target, the configured attack and its feasible set."""
+
+    target: Target
+    attack: Any
+    feasible: FeasibleSet
+    y: np.ndarray
+    precision: str
+
+    @property
+    def white_box(self) -> bool:
+        """Whether the attack uses the target's torch module (else only its predictions)."""
+        return getattr(self.attack, "needs_gradients", True) or self.target.module is not None
+
+    def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Adversarial batches of the target's inputs, in its encoded raw space."""
+        return _adversarial_batches(
+            self.target.module,
+            self.target.X,
+            self.y,
+            self.attack,
+            self.feasible,
+            batch_size=batch_size,
+            precision=self.precision,
+            channels_last=self.target.channels_last,
+        )
+
+
+def evaluation(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    attack: Any,
+    *,
+    eps: float | None,
+    threat_model: ThreatModel | None,
+    batch_size: int,
+    precision: str,
+    attack_params: dict,
+    caller: str,
+) -> Evaluation:
+    """Validate an evaluation and resolve its threat model in the raw input space."""
+    check_fitted_classifier(estimator)
+    _check_scoring_params(eps, batch_size, threat_model, caller)
+    _check_attack_params(attack_params)
+    if not (hasattr(X, "columns") and hasattr(X, "dtypes")):
+        X = check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
+    _check_input_shape(estimator, X)
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(X, y)
+    targets = class_indices(estimator, y)
+    attack_ = resolve_attack(attack, **attack_params)
+    target = attack_target(
+        estimator, X, threat_model, needs_module=getattr(attack_, "needs_gradients", True)
+    )
+    threat = target.threat
+    budget = eps if eps is not None else threat.eps if threat.eps is not None else attack_.eps
+    norm = threat.norm or getattr(attack_, "norm", "linf")
+    attack_.set_params(eps=budget, **({"norm": norm} if "norm" in attack_.get_params() else {}))
+    attack_._validate_params()
+    return Evaluation(
+        target,
+        attack_,
+        target.feasible_set(budget, norm),
+        targets,
+        _precision(target.final, precision),
+    )
+
+
+def _adversarial_batches(
+    module: torch.nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    attack: Any,
+    feasible: FeasibleSet | None,
+    *,
+    batch_size: int,
+    precision: str,
+    channels_last: bool,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Adversarial batches of ``X`` (on the module's device) and their class indices."""
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None else torch.float32
+    targets = torch.as_tensor(y, device=device)
+    if feasible is not None:
+        feasible = feasible.to(torch.empty(0, device=device, dtype=dtype))
+    memory_format = torch.channels_last if channels_last and X.ndim == 4 else None
+    for start in range(0, len(X), batch_size):
+        xb = torch.as_tensor(X[start : start + batch_size], device=device, dtype=dtype)
+        if memory_format is not None:
+            xb = xb.contiguous(memory_format=memory_format)
+        yb = targets[start : start + batch_size]
+        with autocast(device, precision), plugin_errors(attack):
+            yield attack.run(module, xb, yb, feasible=feasible), yb
+
+
+def _count_correct(module: torch.nn.Module, batches: Any, precision: str) -> int:
+    correct = 0
+    for x_adv, yb in batches:
+        with torch.no_grad(), autocast(x_adv.device, precision):
+            correct += int((module(x_adv).argmax(dim=1) == yb).sum())
+    return correct
+
+
+def _black_box(ev: Evaluation) -> np.ndarray:
+    """A gradient-free attack's adversarial rows (encoded), checked like any attack's."""
+    target = ev.target
+    with plugin_errors(ev.attack):
+        X_adv = ev.attack.attack_estimator(target.predict_proba, target.X, ev.y, ev.feasible)
+    ev.attack._check_output(
+        torch.as_tensor(np.asarray(X_adv, dtype=target.X.dtype)),
+        torch.as_tensor(target.X),
+        ev.feasible,
+    )
+    return np.asarray(X_adv, dtype=target.X.dtype)
+
+
+def _accuracy(ev: Evaluation, batch_size: int) -> float:
+    if not ev.white_box:
+        proba = ev.target.predict_proba(_black_box(ev))
+        return float(np.mean(np.argmax(proba, axis=1) == ev.y))
+    return _count_correct(ev.target.module, ev.batches(batch_size), ev.precision) / len(ev.y)
+
+
 def robust_accuracy(
     estimator: Any,
     X: Any,
@@ -116,31 +219,36 @@ def robust_accuracy(
     attack: Any = "pgd",
     *,
     eps: float | None = None,
-    clip_values: tuple | str | None = "auto",
+    threat_model: ThreatModel | None = None,
     batch_size: int = 256,
     precision: str = "auto",
     **attack_params: Any,
 ) -> float:
-    """Accuracy of a fitted torch classifier on adversarial versions of ``X``.
+    """Accuracy of a fitted classifier on adversarial versions of ``X``.
+
+    The attack works in the space of the ``X`` you pass: for a Pipeline it crafts through
+    the preprocessing (scalers, imputers, encoders, ``ColumnTransformer``, PCA ...), so
+    ``eps`` and the bounds are in the units of ``X``, and its columns can be named.
 
     Parameters
     ----------
-    estimator : skorch NeuralNetClassifier, skadv estimator, or Pipeline ending in one
-        The fitted classifier. For a Pipeline the attack works in the input space of its
-        final step, so ``eps`` is measured after the preceding transforms. Any other
-        scikit-learn classifier works with a gradient-free attack (``needs_gradients =
-        False``, such as skadv-art's ``art-hopskipjump``).
-    X : array-like of shape (n_samples, ...)
-        Clean inputs.
+    estimator : fitted classifier or Pipeline
+        A torch classifier (skorch net, skadv estimator) for gradient attacks, alone or
+        at the end of a Pipeline; any classifier with ``predict_proba`` for gradient-free
+        attacks (``needs_gradients = False``).
+    X : DataFrame or array-like of shape (n_samples, ...)
+        Clean raw inputs.
     y : array-like of shape (n_samples,)
         True labels.
     attack : str or Attack, default="pgd"
         A registered attack name (see :func:`skadv.list_attacks`) or an attack object.
     eps : float or None, default=None
-        Perturbation budget; ``None`` keeps the attack's own ``eps``.
-    clip_values : "auto", tuple (min, max) or None, default="auto"
-        Valid input range. ``"auto"`` takes the estimator's ``clip_values_`` when it has
-        one, else the range of ``X``; ``None`` disables clipping.
+        Budget; ``None`` takes the threat model's, else the attack's own.
+    threat_model : ThreatModel or None, default=None
+        What the attacker may change, fitted here on ``X``. ``None`` takes the threat
+        model the estimator was trained with in this space (bounds from its training
+        data), else ``ThreatModel()`` on ``X``: per-feature bounds of ``X``, every
+        column mutable, categorical columns fixed.
     batch_size : int, default=256
         Samples attacked at once; memory stays flat however large ``X`` is.
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
@@ -171,62 +279,79 @@ def robust_accuracy(
     >>> 0.0 <= robust_accuracy(net, X, y, "fgsm", eps=0.05) <= 1.0
     True
     """
-    check_fitted_classifier(estimator)
-    _check_scoring_params(eps, batch_size, "robust_accuracy")
-    estimator, X = _split_pipeline(estimator, X)
-    precision = _precision(estimator, precision)
-    X = check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
-    _check_input_shape(estimator, X)
-    y = column_or_1d(y, warn=True)
-    check_consistent_length(X, y)
-    if isinstance(clip_values, str):
-        if clip_values != "auto":
-            raise ValueError(
-                f"clip_values must be 'auto', (min, max) or None, got {clip_values!r}."
-            )
-        clip_values = _default_clip_values(estimator, X)
-    attack_ = resolve_attack(attack, eps=eps, **attack_params)
-    if clip_values is not None:
-        attack_.set_params(clip_values=tuple(clip_values))
-    attack_._validate_params()
-    targets = class_indices(estimator, y)
-    if not getattr(attack_, "needs_gradients", True) and not hasattr(estimator, "module_"):
-        with plugin_errors(attack_):
-            X_adv = attack_.attack_estimator(estimator, X, targets)
-        return float(np.mean(class_indices(estimator, estimator.predict(X_adv)) == targets))
-    return attacked_accuracy(
-        logits_module(estimator),
+    ev = evaluation(
+        estimator,
         X,
-        targets,
-        attack_,
-        batch_size,
+        y,
+        attack,
+        eps=eps,
+        threat_model=threat_model,
+        batch_size=batch_size,
         precision=precision,
-        channels_last=bool(getattr(estimator, "channels_last", False)),
+        attack_params=attack_params,
+        caller="robust_accuracy",
     )
+    return _accuracy(ev, batch_size)
 
 
-def _check_scoring_params(eps: Any, batch_size: Any, caller: str) -> None:
-    validate_parameter_constraints(
-        {
-            "eps": [Number(Real, 0, None, closed="left"), None],
-            "batch_size": [Interval(Integral, 1, None, closed="left")],
-        },
-        {"eps": eps, "batch_size": batch_size},
-        caller_name=caller,
+def adversarial_examples(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    attack: Any = "pgd",
+    *,
+    eps: float | None = None,
+    threat_model: ThreatModel | None = None,
+    batch_size: int = 256,
+    precision: str = "auto",
+    **attack_params: Any,
+) -> Any:
+    """Adversarial versions of ``X`` for a fitted classifier, in the type of ``X``.
+
+    A DataFrame comes back as a DataFrame with the same columns, dtypes, categories and
+    index; every row keeps the threat model's promises (bounds, immutable columns,
+    integers, seen categories, relations).
+
+    Parameters
+    ----------
+    estimator, X, y, attack, eps, threat_model, batch_size, precision, **attack_params
+        As for :func:`robust_accuracy`.
+
+    Returns
+    -------
+    DataFrame or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from skadv import ThreatModel, adversarial_examples
+    >>> X = np.random.RandomState(0).rand(60, 3).astype(np.float32)
+    >>> y = (X[:, 0] > 0.5).astype(np.int64)
+    >>> net = NeuralNetClassifier(torch.nn.Linear, module__in_features=3,
+    ...     module__out_features=2, criterion=torch.nn.CrossEntropyLoss,
+    ...     max_epochs=5, verbose=0, train_split=None).fit(X, y)
+    >>> X_adv = adversarial_examples(net, X, y, "pgd", eps=0.1,
+    ...     threat_model=ThreatModel(immutable=[2]))
+    >>> bool(np.all(X_adv[:, 2] == X[:, 2]))
+    True
+    """
+    ev = evaluation(
+        estimator,
+        X,
+        y,
+        attack,
+        eps=eps,
+        threat_model=threat_model,
+        batch_size=batch_size,
+        precision=precision,
+        attack_params=attack_params,
+        caller="adversarial_examples",
     )
-
-
-def _check_input_shape(estimator: Any, X: np.ndarray) -> None:
-    """Refuse samples of another shape than the estimator was fitted on."""
-    fitted = getattr(estimator, "sample_shape_", None)
-    if fitted is None:
-        n_features = getattr(estimator, "n_features_in_", None)
-        fitted = None if n_features is None or X.ndim != 2 else (n_features,)
-    if fitted is not None and X.shape[1:] != tuple(fitted):
-        raise ValueError(
-            f"X has samples of shape {X.shape[1:]}, but {type(estimator).__name__} was fitted "
-            f"on samples of shape {tuple(fitted)}; pass X in the shape used in fit."
-        )
+    if not ev.white_box:
+        return ev.target.decode(_black_box(ev))
+    parts = [x_adv.float().cpu().numpy() for x_adv, _ in ev.batches(batch_size)]
+    return ev.target.decode(np.concatenate(parts))
 
 
 def attacked_accuracy(
@@ -236,10 +361,14 @@ def attacked_accuracy(
     attack: Any,
     batch_size: int,
     *,
+    feasible: FeasibleSet | None = None,
     precision: str = "fp32",
     channels_last: bool = False,
 ) -> float:
     """Accuracy of ``module`` on ``attack``'s versions of validated ``X``, in batches.
+
+    For callers that hold the module and the encoded inputs already, such as the
+    :class:`~skadv.RobustScoring` callback.
 
     Parameters
     ----------
@@ -253,6 +382,8 @@ def attacked_accuracy(
         A configured attack object.
     batch_size : int
         Samples attacked at once.
+    feasible : FeasibleSet or None, default=None
+        The threat model; None uses the attack's own parameters.
     precision : {"fp32", "bf16", "fp16"}, default="fp32"
         Autocast dtype of the forward passes.
     channels_last : bool, default=False
@@ -262,24 +393,18 @@ def attacked_accuracy(
     -------
     float
     """
-    param = next(module.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    dtype = param.dtype if param is not None else torch.float32
-    targets = torch.as_tensor(targets, device=device)
-    correct = torch.zeros((), dtype=torch.long, device=device)
     attack._validate_params()
-    memory_format = torch.channels_last if channels_last and X.ndim == 4 else None
-    for start in range(0, len(X), batch_size):
-        xb = torch.as_tensor(X[start : start + batch_size], device=device, dtype=dtype)
-        if memory_format is not None:
-            xb = xb.contiguous(memory_format=memory_format)
-        yb = targets[start : start + batch_size]
-        with autocast(device, precision):
-            with plugin_errors(attack):
-                x_adv = attack.run(module, xb, yb)
-            with torch.no_grad():
-                correct += (module(x_adv).argmax(dim=1) == yb).sum()
-    return correct.item() / len(X)
+    batches = _adversarial_batches(
+        module,
+        np.asarray(X),
+        np.asarray(targets),
+        attack,
+        feasible,
+        batch_size=batch_size,
+        precision=precision,
+        channels_last=channels_last,
+    )
+    return _count_correct(module, batches, precision) / len(X)
 
 
 class RobustScorer:
@@ -289,12 +414,14 @@ class RobustScorer:
         self,
         attack: Any,
         eps: float | None,
+        threat_model: ThreatModel | None,
         batch_size: int,
         precision: str,
         attack_params: dict,
     ):
         self.attack = attack
         self.eps = eps
+        self.threat_model = threat_model
         self.batch_size = batch_size
         self.precision = precision
         self.attack_params = attack_params
@@ -306,6 +433,7 @@ class RobustScorer:
             y,
             self.attack,
             eps=self.eps,
+            threat_model=self.threat_model,
             batch_size=self.batch_size,
             precision=self.precision,
             **self.attack_params,
@@ -313,6 +441,8 @@ class RobustScorer:
 
     def __repr__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.attack_params.items())
+        if self.threat_model is not None:
+            params += f", threat_model={self.threat_model!r}"
         if self.precision != "auto":
             params += f", precision={self.precision!r}"
         return f"make_robust_scorer({self.attack!r}, eps={self.eps!r}{params})"
@@ -322,6 +452,7 @@ def make_robust_scorer(
     attack: Any = "pgd",
     *,
     eps: float | None = None,
+    threat_model: ThreatModel | None = None,
     batch_size: int = 256,
     precision: str = "auto",
     **attack_params: Any,
@@ -333,7 +464,9 @@ def make_robust_scorer(
     attack : str or Attack, default="pgd"
         A registered attack name or an attack object.
     eps : float or None, default=None
-        Perturbation budget; ``None`` keeps the attack's own ``eps``.
+        Budget; ``None`` takes the threat model's, else the attack's own.
+    threat_model : ThreatModel or None, default=None
+        As for :func:`robust_accuracy`; fitted on each scored fold.
     batch_size : int, default=256
         Samples attacked at once.
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
@@ -352,8 +485,9 @@ def make_robust_scorer(
     >>> make_robust_scorer("pgd", eps=0.1, steps=20)
     make_robust_scorer('pgd', eps=0.1, steps=20)
     """
-    _check_scoring_params(eps, batch_size, "make_robust_scorer")
+    _check_scoring_params(eps, batch_size, threat_model, "make_robust_scorer")
+    _check_attack_params(attack_params)
     # fail now, not as NaN scores inside a search, on a bad name or parameter
     resolve_attack(attack, eps=eps, **attack_params)._validate_params()
     _precision(None, precision)
-    return RobustScorer(attack, eps, batch_size, precision, attack_params)
+    return RobustScorer(attack, eps, threat_model, batch_size, precision, attack_params)

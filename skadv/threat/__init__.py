@@ -2,5 +2,6 @@
 
 from skadv.threat.constraints import Constraint, Feature
 from skadv.threat.feasible import FeasibleSet
+from skadv.threat.model import ThreatModel, ThreatModelWarning
 
-__all__ = ["Constraint", "FeasibleSet", "Feature"]
+__all__ = ["Constraint", "FeasibleSet", "Feature", "ThreatModel", "ThreatModelWarning"]

@@ -1,10 +1,10 @@
 """ART evasion attacks behind skadv's attack interface.
 
-Each attack runs through ART's ``PyTorchClassifier`` on a torch module; the two
-black-box ones (Square, HopSkipJump) also attack any scikit-learn classifier through
-ART's ``BlackBoxClassifier``. Minimal-perturbation attacks (Carlini-Wagner, DeepFool,
-HopSkipJump) are projected onto the ``eps``-ball afterwards, so robust accuracy always
-means the same threat model; the feature mask and ``clip_values`` are enforced last.
+Each attack runs through ART's ``PyTorchClassifier`` on a torch module; HopSkipJump
+also attacks any classifier with ``predict_proba`` through ART's ``BlackBoxClassifier``.
+Every result, minimal-perturbation attacks (Carlini-Wagner, DeepFool, HopSkipJump)
+included, is projected onto the threat model's feasible set afterwards (the eps-ball,
+bounds, immutable features), so robust accuracy always means the same threat model.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from art.estimators.classification import BlackBoxClassifier, PyTorchClassifier
 from sklearn.utils._param_validation import Interval, Options
 
 from skadv.attacks import Attack
-from skadv.threat.feasible import project_ball
 
 ART_NORMS = {"linf": np.inf, "l2": 2}
 POSITIVE = [Interval(Real, 0, None, closed="neither")]
@@ -49,8 +48,21 @@ class _CastInput(torch.nn.Module):
         return self.module(x.to(self.dtype))
 
 
+def _clip_values(feasible: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """ART's clip range for ``X``: the feasible set's bounds, widened to the clean values."""
+    if feasible.low is None or feasible.high is None:
+        return None
+    low = np.minimum(feasible.low.cpu().numpy(), X.min(axis=0))
+    high = np.maximum(feasible.high.cpu().numpy(), X.max(axis=0))
+    # ART needs min < max for every feature: a constant one gets a sliver of room, which
+    # the projection onto the feasible set takes back
+    sliver = 1e-3 * float(high.max() - low.min()) + 1e-6
+    return low.astype(X.dtype), np.where(high > low, high, low + sliver).astype(X.dtype)
+
+
 class ARTAttack(Attack):
-    """Base of the ART wrappers: build the ART classifier, generate, bound the result."""
+    """Base of the ART wrappers: build the ART classifier, generate, then project the
+    result onto the threat model's feasible set."""
 
     fixed_norm: ClassVar[str | None] = None
 
@@ -70,7 +82,7 @@ class ARTAttack(Attack):
             loss=torch.nn.CrossEntropyLoss(),
             input_shape=tuple(x.shape[1:]),
             nb_classes=n_classes,
-            clip_values=self.clip_values,
+            clip_values=_clip_values(ctx.feasible, x.cpu().numpy()),
             device_type="gpu" if x.is_cuda else "cpu",
         )
         params = list(ctx.module.parameters())
@@ -89,15 +101,21 @@ class ARTBlackBoxAttack(ARTAttack):
 
     needs_gradients: ClassVar[bool] = False
 
-    def attack_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Adversarial versions of ``X`` for a fitted scikit-learn classifier.
+    def attack_estimator(
+        self, predict_proba: Any, X: np.ndarray, y: np.ndarray, feasible: Any
+    ) -> np.ndarray:
+        """Adversarial versions of ``X`` for a classifier known by its predictions only.
 
         Parameters
         ----------
-        estimator : classifier with ``predict_proba`` and ``classes_``
+        predict_proba : callable
+            Maps rows like ``X`` to class probabilities.
         X : ndarray of shape (n_samples, ...)
+            Clean (encoded) rows.
         y : ndarray of shape (n_samples,)
-            Class indices into ``estimator.classes_``.
+            Class indices into the columns of ``predict_proba``'s output.
+        feasible : FeasibleSet
+            The threat model; the result is projected onto it.
 
         Returns
         -------
@@ -105,19 +123,16 @@ class ARTBlackBoxAttack(ARTAttack):
         """
         self._validate_params()
         classifier = BlackBoxClassifier(
-            predict_fn=estimator.predict_proba,
+            predict_fn=predict_proba,
             input_shape=X.shape[1:],
-            nb_classes=len(estimator.classes_),
-            clip_values=self.clip_values,
+            nb_classes=predict_proba(X[:1]).shape[1],
+            clip_values=_clip_values(feasible, X),
         )
         x_adv = self._art_attack(classifier).generate(X, y=y)
-        delta = project_ball(torch.as_tensor(x_adv - X), self.eps, self._norm()).numpy()
-        if self.feature_mask is not None:
-            delta = delta * np.asarray(self.feature_mask, dtype=delta.dtype)
-        out = X + delta
-        if self.clip_values is not None:
-            out = np.clip(out, *self.clip_values)
-        return out.astype(X.dtype)
+        x0 = torch.as_tensor(X)
+        feasible = feasible.to(x0)
+        projected = feasible.project(torch.as_tensor(x_adv, dtype=x0.dtype), x0)
+        return feasible.repair(projected, x0).numpy()
 
 
 class ARTCarliniL2(ARTAttack):
@@ -346,10 +361,11 @@ class ARTAutoPGD(ARTAttack):
         )
 
 
-class ARTSquare(ARTBlackBoxAttack):
-    """Square Attack (ART's ``SquareAttack``): black-box, query-based; untargeted only.
+class ARTSquare(ARTAttack):
+    """Square Attack (ART's ``SquareAttack``): query-based; untargeted only.
 
-    ART runs it on image data (n_samples, C, H, W) only.
+    ART runs it on image data (n_samples, C, H, W) of torch modules only; skadv's native
+    ``square`` judges any classifier with ``predict_proba``.
 
     Parameters
     ----------

@@ -108,7 +108,10 @@ def test_adversarial_training_by_name(digits):
         random_state=0,
     ).fit(X[:512], y[:512])
     assert clf.attack_.__class__ is ATTACKS["art-apgd"]
-    assert clf.attack_.clip_values == (0.0, 1.0)
+    x = torch.as_tensor(X[:8])
+    x_adv = clf.craft(x, torch.as_tensor(y[:8]))
+    assert float((x_adv - x).abs().max()) <= 0.1 + 1e-6
+    assert torch.all(x_adv >= clf.feasible_.low) and torch.all(x_adv <= clf.feasible_.high)
 
 
 def test_hopskipjump_judges_a_random_forest(digits):
