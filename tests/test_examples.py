@@ -22,6 +22,7 @@ def test_every_example_is_tested():
     scripts = {p.name for p in EXAMPLES.glob("*.py")}
     tested = {
         "harden_pipeline.py",
+        "harden_tabular_pipeline.py",
         "grid_search_robustness.py",
         "imbalanced_augmentation.py",
         "custom_attack_plugin.py",
@@ -38,6 +39,15 @@ def test_harden_pipeline():
     out = run_example("harden_pipeline.py")
     robust = [float(line.split()[-1]) for line in out.splitlines() if "PGD-20" in line]
     assert len(robust) == 2 and robust[1] > robust[0]
+
+
+def test_harden_tabular_pipeline():
+    out = run_example("harden_tabular_pipeline.py")
+    rows = [line.split() for line in out.splitlines() if "constrained PGD-20" in line]
+    assert [row[0] for row in rows] == ["undefended", "hardened"]
+    assert all(row[row.index("rows") + 1] == "100%" for row in rows)
+    assert float(rows[1][-1]) > float(rows[0][-1]) + 0.2
+    assert "an adversarial applicant:" in out
 
 
 def test_grid_search_robustness():

@@ -26,6 +26,7 @@ from sklearn.preprocessing import (
 
 import skadv
 from skadv import AdversarialTrainer, ThreatModel, adversarial_examples, robust_accuracy
+from skadv.datasets import CREDIT_CONSTRAINTS, make_credit
 from skadv.differentiable import NotTranslatableError, encoded_categorical, torch_view
 from skadv.modules import MLP
 from skadv.tables import TableSchema
@@ -123,34 +124,11 @@ def test_a_trainer_in_a_plain_pipeline_warns_that_its_units_are_transformed(digi
 # ---------------------------------------------------------------- a credit-style table
 
 
-def credit_table(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    income = rng.gamma(4.0, 1.0, n)
-    loan_a = rng.uniform(0, 3, n)
-    loan_b = rng.uniform(0, 2, n)
-    frame = pd.DataFrame(
-        {
-            "age": rng.integers(18, 80, n),
-            "income": income,
-            "debt": income * rng.uniform(0, 1.5, n),
-            "loan_a": loan_a,
-            "loan_b": loan_b,
-            "loan_total": loan_a + loan_b,
-            "accounts": rng.poisson(3, n),
-            "job": pd.Categorical(rng.choice(["eng", "art", "law", "ops"], n)),
-            "region": rng.choice(["north", "south"], n),
-            "owner": rng.random(n) > 0.5,
-        }
-    )
-    score = frame.income - 0.8 * frame.debt - 0.5 * frame.loan_total + (frame.job == "eng")
-    return frame, (score + rng.normal(0, 0.3, n) > 1.0).astype(int).to_numpy()
-
-
 CREDIT_THREAT = ThreatModel(
     scale="std",
     immutable=["age", "region"],
     switchable=["job"],
-    constraints=["debt <= 2 * income", "loan_total == loan_a + loan_b"],
+    constraints=list(CREDIT_CONSTRAINTS),
 )
 
 
@@ -169,7 +147,7 @@ def credit_pipeline(**params):
 
 @pytest.fixture(scope="module")
 def credit():
-    X, y = credit_table()
+    X, y = make_credit(400, random_state=0)
     return X, y, credit_pipeline().fit(X, y)
 
 
@@ -208,7 +186,7 @@ def test_the_checker_sees_every_broken_promise(credit):
     broken.loc[:9, "age"] += 1  # immutable
     broken.loc[10:19, "accounts"] = broken.loc[10:19, "accounts"] + 0.5  # integer
     broken.loc[20:29, "debt"] = 3 * broken.loc[20:29, "income"]  # relation (and ball)
-    broken.loc[30:39, "region"] = "east"  # unseen category
+    broken.loc[30:39, "region"] = "west"  # unseen category
     shares = threat.check(X, broken)
     assert shares["mask"] == pytest.approx(0.975)
     assert shares["integer"] == pytest.approx(0.975)
@@ -370,3 +348,24 @@ def test_constraints_read_as_text_or_features():
     ]:
         with pytest.raises(ValueError, match=message):
             parse(text)
+
+
+def test_skadv_pipeline_takes_samplers_before_the_transformers(digits):
+    from sklearn.linear_model import LogisticRegression
+
+    from skadv import GANAugmenter
+    from skadv.gans import ConditionalGAN
+
+    X_train, X_test, y_train, y_test = digits
+    rows = np.isin(y_train, [0, 1])
+    X, y = X_train[rows][:200], y_train[rows][:200]
+    X, y = np.concatenate([X[y == 0], X[y == 1][:20]]), np.concatenate([y[y == 0], y[y == 1][:20]])
+    augment = GANAugmenter(gan=ConditionalGAN(hidden=(16,)), max_epochs=2, random_state=0)
+    pipe = skadv.make_pipeline(augment, StandardScaler(), trainer(max_epochs=2)).fit(X, y)
+    assert pipe[-1].raw_space_ and pipe[-1].threat_.schema_.sample_shape_ == (64,)
+    assert augment.sampling_strategy_ == {1: int((y == 0).sum()) - 20}  # fitted in the pipeline
+    assert pipe.predict(X_test[:5]).shape == (5,)
+    with pytest.raises(ValueError, match="Put the samplers before the transformers"):
+        skadv.make_pipeline(StandardScaler(), augment, trainer(max_epochs=1)).fit(X, y)
+    plain = skadv.make_pipeline(StandardScaler(), augment, LogisticRegression()).fit(X, y)
+    assert plain.score(X, y) > 0.9  # any other final step: imbalanced-learn's behaviour

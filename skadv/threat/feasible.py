@@ -19,7 +19,9 @@ import torch
 
 from skadv.threat.constraints import LinearConstraints
 
-PROJECTION_ROUNDS = 30
+# alternating projections onto the relations, the bounds and the ball: one sweep per
+# attack step (a relaxation, as CAPGD's per-step repair), up to REPAIR_ROUNDS at the end
+REPAIR_ROUNDS = 30
 
 
 def per_sample_norm(t: torch.Tensor, p: float) -> torch.Tensor:
@@ -216,14 +218,11 @@ class FeasibleSet:
 
     def project(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """Project ``x`` onto the (relaxed) feasible set around ``x0``: mask, bounds,
-        ball, categorical simplices and, by alternating projections, the relations."""
+        ball, categorical simplices and one sweep of projections onto the relations."""
         x = self._project_once(x, x0)
         if self.constraints is None:
             return x
-        free = self._free(discrete=False)
-        for _ in range(PROJECTION_ROUNDS):
-            x = self._project_once(self.constraints.project(x, free), x0)
-        return x
+        return self._project_once(self.constraints.project(x, self._free(discrete=False)), x0)
 
     def _free(self, *, discrete: bool) -> torch.Tensor:
         """Features a relation may move: mutable, not categorical, and (when ``discrete``)
@@ -257,7 +256,9 @@ class FeasibleSet:
                 )
         if self.constraints is not None:
             free = self._free(discrete=True)
-            for _ in range(PROJECTION_ROUNDS):
+            for _ in range(REPAIR_ROUNDS):
+                if bool(self.constraints.satisfied(x, rtol=1e-6).all()):  # tighter than checked
+                    break
                 x = self.constraints.project(x, free)
                 x = torch.where(free.bool(), self._project_once(x, x0), x)
         feasible = self.contains(x, x0)
