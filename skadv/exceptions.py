@@ -25,3 +25,7 @@ class GANTrainingError(TrainingError):
 
 class GANCollapseWarning(UserWarning):
     """The generator's samples of a class have collapsed to (nearly) one point."""
+
+
+class OutOfMemoryWarning(UserWarning):
+    """The device ran out of memory; the batch was split and retried in smaller pieces."""

@@ -90,9 +90,12 @@ class TRADES(Objective):
         module.train()
 
         def kl(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="sum")
+            return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="none").sum(dim=1)
 
-        X_adv = net.craft(X, p_clean, loss_fn=kl)  # the KL target travels as the "labels"
+        # the KL target travels as the "labels"; at X itself the KL and its gradient are
+        # zero, so attacks without a random start begin at X + 0.001 N(0, 1), as the paper
+        start = X + 0.001 * torch.randn_like(X)
+        X_adv = net.craft(X, p_clean, loss_fn=kl, start=start)
         y_pred = net.infer(X)
         natural = net.get_loss(y_pred, y, X=X, training=True)
         robust = F.kl_div(

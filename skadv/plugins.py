@@ -473,9 +473,10 @@ def resolve_objective(objective: Any, shared: dict[str, Any], **params: Any) -> 
         A registered name, or an objective object, which is cloned and left untouched.
     shared : dict
         Estimator-level parameters (such as ``ratio`` and ``beta``), set only on
-        objectives that take them.
+        objectives that take them, and only where ``params`` does not set them.
     **params
-        Objective parameters, all of which must be accepted.
+        Objective parameters (``objective__*``), all of which must be accepted; they
+        win over ``shared``.
 
     Returns
     -------
@@ -483,7 +484,7 @@ def resolve_objective(objective: Any, shared: dict[str, Any], **params: Any) -> 
     """
     if isinstance(objective, str):
         accepted = getattr(_lookup("objective", objective).factory, "_get_param_names", list)()
-        shared = {k: v for k, v in shared.items() if k in accepted}
+        shared = {k: v for k, v in shared.items() if k in accepted and k not in params}
         return get_objective(objective, **shared, **params)
     if not hasattr(objective, "loss") or not hasattr(objective, "set_params"):
         raise TypeError(
@@ -492,7 +493,7 @@ def resolve_objective(objective: Any, shared: dict[str, Any], **params: Any) -> 
             f"{', '.join(list_objectives())}."
         )
     accepted = objective.get_params(deep=False)
-    shared = {k: v for k, v in shared.items() if k in accepted}
+    shared = {k: v for k, v in shared.items() if k in accepted and k not in params}
     return clone(objective).set_params(**shared, **params)
 
 

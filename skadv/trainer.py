@@ -79,9 +79,12 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         Further objective parameters are nested: ``objective__...``.
     ratio : float, default=1.0
         Fraction of each batch replaced by adversarial examples, for objectives that take
-        it (``"madry"``).
+        it (``"madry"``; ``ratio=0.0`` trains an undefended model). Other objectives
+        ignore it, with a warning when it is not the default.
     beta : float, default=6.0
-        Weight of the robustness term, for objectives that take it (``"trades"``).
+        Weight of the robustness term, for objectives that take it (``"trades"``,
+        ``"mart"``); others ignore it, with a warning when it is not the default. An
+        ``objective__beta`` wins over it.
     threat_model : ThreatModel or None, default=None
         What the attacker may change, in the columns and units of the ``X`` given to
         ``fit``: bounds (per feature from the training data by default), immutable,
@@ -99,6 +102,12 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
     channels_last : bool, default=False
         Keep the module and image batches (N, C, H, W) in channels-last memory format,
         which tensor cores prefer.
+    craft_mode : {"eval", "train"}, default="eval"
+        The module's mode while adversarial examples are crafted. ``"eval"`` crafts
+        against the model that will be deployed (batch norm with running statistics,
+        no dropout) and leaves batch-norm statistics to the training steps. ``"train"``
+        crafts as fast adversarial training does (Wong et al. 2020): batch statistics,
+        dropout on, and batch-norm running statistics updated by the crafting passes.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
         Loss on logits.
     optimizer : torch optimizer class, default=torch.optim.Adam
@@ -156,6 +165,7 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "precision": [StrOptions(set(PRECISIONS))],
         "channels_last": ["boolean"],
+        "craft_mode": [StrOptions({"eval", "train"})],
     }
 
     def __init__(
@@ -171,6 +181,7 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         random_state: int | None = None,
         precision: str = "fp32",
         channels_last: bool = False,
+        craft_mode: str = "eval",
         criterion: Any = torch.nn.CrossEntropyLoss,
         optimizer: Any = torch.optim.Adam,
         lr: float = 0.001,
@@ -186,6 +197,7 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         self.random_state = random_state
         self.precision = precision
         self.channels_last = channels_last
+        self.craft_mode = craft_mode
 
     @property
     def _default_callbacks(self) -> list:
@@ -278,6 +290,18 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         )
         if hasattr(self.objective_, "_validate_params"):
             self.objective_._validate_params()
+        taken = self.objective_.get_params(deep=False)
+        for name, default in (("ratio", 1.0), ("beta", 6.0)):
+            value = getattr(self, name)
+            if value != default and name not in taken:
+                warnings.warn(
+                    f"{name}={value} has no effect: objective "
+                    f"{type(self.objective_).__name__} does not take it (it takes "
+                    f"{sorted(taken) or 'no parameters'}). For an undefended model use "
+                    "objective='madry', ratio=0.0.",
+                    UserWarning,
+                    stacklevel=3,
+                )
         return self
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> AdversarialTrainer:
@@ -463,7 +487,9 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
     def check_data(self, X: Any, y: Any) -> None:
         """Labels were encoded in ``fit``; keep the classes found there."""
 
-    def craft(self, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Any = None) -> torch.Tensor:
+    def craft(
+        self, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Any = None, start: Any = None
+    ) -> torch.Tensor:
         """Adversarial versions of a batch already on the training device.
 
         Parameters
@@ -472,7 +498,10 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         y : torch.Tensor of shape (n_samples,)
             Encoded class indices, or any per-sample targets of ``loss_fn``.
         loss_fn : callable or None, default=None
-            ``loss_fn(logits, y)`` for the attack to maximize; cross-entropy if None.
+            ``loss_fn(logits, y)``, one loss per sample, for the attack to maximize;
+            cross-entropy if None.
+        start : torch.Tensor or None, default=None
+            Where attacks without a random start begin; ``X`` when None.
 
         Returns
         -------
@@ -480,7 +509,13 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         """
         with plugin_errors(self.attack_):
             return self.attack_.run(
-                self.attack_module(), X, y, loss_fn=loss_fn, feasible=self.feasible_
+                self.attack_module(),
+                X,
+                y,
+                loss_fn=loss_fn,
+                feasible=self.feasible_,
+                start=start,
+                module_mode=self.craft_mode,
             )
 
     def attack_module(self) -> torch.nn.Module:

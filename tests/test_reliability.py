@@ -35,7 +35,7 @@ from skadv import (
     robust_accuracy,
 )
 from skadv.attacks import PGD
-from skadv.exceptions import GANTrainingError, TrainingError
+from skadv.exceptions import GANTrainingError, OutOfMemoryWarning, TrainingError
 from skadv.gans import ConditionalGAN
 from skadv.modules import MLP
 from skadv.trainer import AdversarialTrainer
@@ -423,7 +423,7 @@ def test_out_of_memory_retries_with_smaller_batches(digits):
     x, t = torch.as_tensor(X[:100]), torch.as_tensor(y[:100])
     expected = PGD(eps=0.1, steps=3, random_start=False).perturb(module, x, t)
     flaky = OutOfMemoryAbove(module, limit=30)
-    with pytest.warns(ResourceWarning, match="ran out of memory on a batch of 100"):
+    with pytest.warns(OutOfMemoryWarning, match="ran out of memory on a batch of 100"):
         got = PGD(eps=0.1, steps=3, random_start=False).perturb(flaky, x, t)
     torch.testing.assert_close(got, expected)
     assert max(n for n in flaky.batch_sizes if n <= 30) == 25

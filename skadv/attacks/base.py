@@ -14,12 +14,13 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skadv.exceptions import PluginError
+from skadv.exceptions import OutOfMemoryWarning, PluginError
 from skadv.plugins import describe, origin
 from skadv.threat.feasible import FeasibleSet, from_attack_params, per_sample_norm
 from skadv.validation import Number, check_feature_mask
 
 RANDOM_STATE = [Interval(Integral, 0, 2**32 - 1, closed="both"), None]
+# loss_fn(logits, y) -> one loss per sample, shape (n_samples,), for the attack to maximize
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -38,17 +39,20 @@ class AttackContext:
         y: torch.Tensor,
         *,
         targeted: bool,
-        loss_fn: LossFn,
+        loss_fn: LossFn | None,
         feasible: FeasibleSet,
         generator: torch.Generator | None,
+        start: torch.Tensor | None = None,
     ):
         self.module = module
         self.x = x
         self.y = y
         self.targeted = targeted
-        self.loss_fn = loss_fn
+        self.custom_loss = loss_fn is not None
+        self.loss_fn = loss_fn or _cross_entropy
         self.feasible = feasible
         self.generator = generator
+        self.start = x if start is None else start
 
     def gradient(self, x_adv: torch.Tensor) -> torch.Tensor:
         """Gradient of the loss at ``x_adv`` in the direction that helps the attacker."""
@@ -58,7 +62,7 @@ class AttackContext:
         """:meth:`gradient` at ``x_adv``, and the (detached) logits it was computed from."""
         x_adv = x_adv.detach().requires_grad_(True)
         logits = self.module(x_adv)
-        (grad,) = torch.autograd.grad(self.loss_fn(logits, self.y), x_adv)
+        (grad,) = torch.autograd.grad(self.loss_fn(logits, self.y).sum(), x_adv)
         if self.targeted:
             grad = -grad
         return self.masked(grad), logits.detach()
@@ -84,9 +88,10 @@ class AttackContext:
             self.x[keep],
             self.y[keep],
             targeted=self.targeted,
-            loss_fn=self.loss_fn,
+            loss_fn=self.loss_fn if self.custom_loss else None,
             feasible=self.feasible,
             generator=self.generator,
+            start=self.start[keep],
         )
 
     def masked(self, t: torch.Tensor) -> torch.Tensor:
@@ -139,7 +144,7 @@ def iterate(
     the others step on as before.
     """
     x0 = ctx.x
-    x_adv = ctx.project(x0 + ctx.random_delta(ctx.feasible.eps)) if random_start else x0
+    x_adv = ctx.project(x0 + ctx.random_delta(ctx.feasible.eps)) if random_start else ctx.start
     momentum = torch.zeros_like(x0) if decay is not None else None
     discrete = ctx.feasible.discrete
     if early_stop:
@@ -167,8 +172,8 @@ def iterate(
     return result
 
 
-def _sum_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits, y, reduction="sum")
+def _cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, y, reduction="none")
 
 
 class Attack(BaseEstimator, ABC):
@@ -211,6 +216,9 @@ class Attack(BaseEstimator, ABC):
     """
 
     needs_gradients: ClassVar[bool] = True
+    # an ensemble that re-batches the samples itself takes all of them at once, with
+    # the evaluation's batch size as its ``batch_size`` parameter
+    batches_itself: ClassVar[bool] = False
 
     _parameter_constraints: ClassVar[dict] = {
         "eps": [Number(Real, 0, None, closed="left")],
@@ -228,6 +236,7 @@ class Attack(BaseEstimator, ABC):
         *,
         loss_fn: LossFn | None = None,
         feasible: FeasibleSet | None = None,
+        start: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Return adversarial versions of ``x`` for ``module``, on ``x``'s device.
 
@@ -243,12 +252,16 @@ class Attack(BaseEstimator, ABC):
         y : torch.Tensor of shape (n_samples,)
             True class indices, or target class indices when ``targeted``.
         loss_fn : callable, default=None
-            ``loss_fn(logits, y)`` to maximize; defaults to summed cross-entropy.
-            With a custom ``loss_fn``, ``y`` may be any per-sample target tensor.
+            ``loss_fn(logits, y)`` returning one loss per sample, to maximize; defaults
+            to the cross-entropy. With a custom ``loss_fn``, ``y`` may be any per-sample
+            target tensor.
         feasible : FeasibleSet or None, default=None
             The threat model resolved against the data (see
             :meth:`skadv.ThreatModel.feasible_set`); it replaces the attack's own
             ``eps``, ``norm``, ``clip_values`` and ``feature_mask``.
+        start : torch.Tensor or None, default=None
+            Where attacks without a random start begin (the clean ``x`` when None);
+            the ball stays centred on ``x``.
 
         Returns
         -------
@@ -260,7 +273,7 @@ class Attack(BaseEstimator, ABC):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}.")
         x, y = check_batch(x, y)
         _check_against_module(module, x, y if loss_fn is None else None)
-        return self.run(module, x, y, loss_fn=loss_fn, feasible=feasible)
+        return self.run(module, x, y, loss_fn=loss_fn, feasible=feasible, start=start)
 
     def run(
         self,
@@ -270,18 +283,23 @@ class Attack(BaseEstimator, ABC):
         *,
         loss_fn: LossFn | None = None,
         feasible: FeasibleSet | None = None,
+        start: torch.Tensor | None = None,
+        module_mode: str = "eval",
     ) -> torch.Tensor:
         """Like :meth:`perturb`, without validating the parameters and the batch again.
 
         For callers that validated both once, such as a training loop calling the
         attack on every batch. When the device runs out of memory, the batch is split
-        in halves and attacked piece by piece (with a :class:`ResourceWarning`);
+        in halves and attacked piece by piece (with a warning);
         ``y`` and ``loss_fn`` must therefore work on any slice of the batch.
+        ``module_mode`` is the mode the module runs in while crafting: ``"eval"`` (the
+        default), or ``"train"`` (batch norm uses batch statistics and updates its running
+        ones, as fast adversarial training does).
         """
         if not len(x):
             return x.detach().clone()
         try:
-            return self._run_batch(module, x, y, loss_fn, feasible)
+            return self._run_batch(module, x, y, loss_fn, feasible, start, module_mode)
         except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
             if not _is_out_of_memory(exc) or len(x) < 2:
                 raise
@@ -291,13 +309,22 @@ class Attack(BaseEstimator, ABC):
         warnings.warn(
             f"{type(self).__name__} ran out of memory on a batch of {len(x)}; retrying in "
             f"batches of {half} and {len(x) - half}.",
-            ResourceWarning,
+            OutOfMemoryWarning,
             stacklevel=2,
         )
+        parts = [slice(None, half), slice(half, None)]
         return torch.cat(
             [
-                self.run(module, x[:half], y[:half], loss_fn=loss_fn, feasible=feasible),
-                self.run(module, x[half:], y[half:], loss_fn=loss_fn, feasible=feasible),
+                self.run(
+                    module,
+                    x[part],
+                    y[part],
+                    loss_fn=loss_fn,
+                    feasible=feasible,
+                    start=None if start is None else start[part],
+                    module_mode=module_mode,
+                )
+                for part in parts
             ]
         )
 
@@ -346,6 +373,8 @@ class Attack(BaseEstimator, ABC):
         y: torch.Tensor,
         loss_fn: LossFn | None,
         feasible: FeasibleSet | None,
+        start: torch.Tensor | None,
+        module_mode: str,
     ) -> torch.Tensor:
         x = x.detach()
         feasible = (feasible or self.feasible_set(x)).to(x)
@@ -354,12 +383,13 @@ class Attack(BaseEstimator, ABC):
             x,
             y,
             targeted=self.targeted,
-            loss_fn=loss_fn or _sum_cross_entropy,
+            loss_fn=loss_fn,
             feasible=feasible,
             generator=self._generator(x.device),
+            start=None if start is None else feasible.project(start.detach(), x),
         )
         was_training = module.training
-        module.eval()
+        module.train(module_mode == "train")
         try:
             with torch.enable_grad():
                 x_adv = self._run(ctx)

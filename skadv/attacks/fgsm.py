@@ -56,7 +56,7 @@ class FGSM(Attack):
         self.feature_mask = feature_mask
 
     def _run(self, ctx: AttackContext) -> torch.Tensor:
-        return ctx.repair(ctx.step(ctx.x, ctx.gradient(ctx.x), ctx.feasible.eps))
+        return ctx.repair(ctx.step(ctx.start, ctx.gradient(ctx.start), ctx.feasible.eps))
 
 
 class FGSMRandomStart(Attack):

@@ -1,6 +1,7 @@
 """Robust accuracy and scorers, the robustness curve display, and synthetic-data quality."""
 
 from skadv.metrics.display import RobustnessCurveDisplay
+from skadv.metrics.report import RobustnessReport, robustness_report
 from skadv.metrics.robust import (
     RobustScorer,
     adversarial_examples,
@@ -14,6 +15,7 @@ from skadv.metrics.target import logits_module
 
 __all__ = [
     "RobustScorer",
+    "RobustnessReport",
     "RobustnessCurveDisplay",
     "adversarial_examples",
     "attacked_accuracy",
@@ -23,5 +25,6 @@ __all__ = [
     "make_robust_scorer",
     "memorization_rate",
     "robust_accuracy",
+    "robustness_report",
     "train_synthetic_test_real",
 ]

@@ -175,6 +175,9 @@ def _adversarial_batches(
     if feasible is not None:
         feasible = feasible.to(torch.empty(0, device=device, dtype=dtype))
     memory_format = torch.channels_last if channels_last and X.ndim == 4 else None
+    if getattr(attack, "batches_itself", False):
+        attack.set_params(batch_size=batch_size)
+        batch_size = max(len(X), 1)
     for start in range(0, len(X), batch_size):
         xb = torch.as_tensor(X[start : start + batch_size], device=device, dtype=dtype)
         if memory_format is not None:
@@ -205,7 +208,8 @@ def _black_box(ev: Evaluation) -> np.ndarray:
     return np.asarray(X_adv, dtype=target.X.dtype)
 
 
-def _accuracy(ev: Evaluation, batch_size: int) -> float:
+def accuracy_under_attack(ev: Evaluation, batch_size: int) -> float:
+    """The share of an evaluation's samples the attack does not fool."""
     if not ev.white_box:
         proba = ev.target.predict_proba(_black_box(ev))
         return float(np.mean(np.argmax(proba, axis=1) == ev.y))
@@ -291,7 +295,7 @@ def robust_accuracy(
         attack_params=attack_params,
         caller="robust_accuracy",
     )
-    return _accuracy(ev, batch_size)
+    return accuracy_under_attack(ev, batch_size)
 
 
 def adversarial_examples(
@@ -455,6 +459,7 @@ def make_robust_scorer(
     threat_model: ThreatModel | None = None,
     batch_size: int = 256,
     precision: str = "auto",
+    random_state: int | None = None,
     **attack_params: Any,
 ) -> RobustScorer:
     """Make a scorer of robust accuracy for ``cross_val_score`` and ``GridSearchCV``.
@@ -471,6 +476,9 @@ def make_robust_scorer(
         Samples attacked at once.
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
         Autocast dtype of the attack, as in :func:`robust_accuracy`.
+    random_state : int or None, default=None
+        Seed of the attack's random starts, for attacks that have them: every call then
+        scores the same way, so a search's refit is reproducible.
     **attack_params
         Further attack parameters, such as ``steps=20``.
 
@@ -488,6 +496,9 @@ def make_robust_scorer(
     _check_scoring_params(eps, batch_size, threat_model, "make_robust_scorer")
     _check_attack_params(attack_params)
     # fail now, not as NaN scores inside a search, on a bad name or parameter
-    resolve_attack(attack, eps=eps, **attack_params)._validate_params()
+    made = resolve_attack(attack, eps=eps, **attack_params)
+    made._validate_params()
+    if random_state is not None and "random_state" in made.get_params():
+        attack_params = {**attack_params, "random_state": random_state}
     _precision(None, precision)
     return RobustScorer(attack, eps, threat_model, batch_size, precision, attack_params)

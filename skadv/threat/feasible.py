@@ -172,13 +172,23 @@ class FeasibleSet:
         return t if self._ball is None else t * self._ball
 
     def random_delta(
-        self, x0: torch.Tensor, generator: torch.Generator | None, eps: float | None = None
+        self,
+        x0: torch.Tensor,
+        generator: torch.Generator | None,
+        eps: float | None = None,
+        *,
+        on_boundary: bool = False,
     ) -> torch.Tensor:
-        """A random perturbation drawn uniformly from the (scaled) ball of radius ``eps``."""
+        """A random perturbation drawn uniformly from the (scaled) ball of radius ``eps``;
+        ``on_boundary`` rescales it to the ball's surface (APGD's and FAB's starts)."""
         eps = self.eps if eps is None else eps
         if self.norm == "linf":
             u = torch.rand(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-            delta = (2 * u - 1) * eps
+            u = 2 * u - 1
+            if on_boundary:
+                top = per_sample_norm(self._in_ball(u), float("inf"))
+                u = u / torch.where(top == 0, torch.ones_like(top), top)
+            delta = u * eps
         else:
             direction = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
             direction = normalize(self._in_ball(direction), "l2")
@@ -189,7 +199,7 @@ class FeasibleSet:
                 device=x0.device,
                 dtype=x0.dtype,
             )
-            delta = direction * eps * u ** (1.0 / dim)
+            delta = direction * eps * (1.0 if on_boundary else u ** (1.0 / dim))
         return self.masked(self._in_ball(self._unscaled(delta)))
 
     def direction(self, grad: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,302 @@
+"""Square Attack (Andriushchenko et al. 2020): score-based, no gradients needed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, Options
+
+from skadv.attacks.base import RANDOM_STATE, Attack, AttackContext
+from skadv.threat.feasible import FeasibleSet, normalize, per_sample_norm
+
+Scores = Callable[[torch.Tensor], torch.Tensor]
+# the paper's schedule of the share of features a square covers, by iteration
+SCHEDULE = (
+    (10, 1),
+    (50, 2),
+    (200, 4),
+    (500, 8),
+    (1000, 16),
+    (2000, 32),
+    (4000, 64),
+    (6000, 128),
+    (8000, 256),
+)
+
+
+def share(p_init: float, iteration: int) -> float:
+    """The paper's piecewise-constant schedule of ``p``."""
+    for bound, divisor in SCHEDULE:
+        if iteration <= bound:
+            return p_init / divisor
+    return p_init / 512
+
+
+def margins(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Score of the true class minus the best other score (<= 0: misclassified)."""
+    true = scores.gather(1, y[:, None]).squeeze(1)
+    others = scores.scatter(1, y[:, None], -math.inf).amax(dim=1)
+    return true - others
+
+
+def _rectangle(h: int, w: int, device: Any) -> torch.Tensor:
+    """Concentric rectangles of weight 1 / k^2 around the centre, unit L2 norm."""
+    delta = torch.zeros(h, w, device=device)
+    top, left = h // 2, w // 2
+    for k in range(max(h // 2 + 1, w // 2 + 1)):
+        delta[max(top - k, 0) : top + k + 1, max(left - k, 0) : left + k + 1] += 1.0 / (k + 1) ** 2
+    return delta / delta.norm()
+
+
+def _eta(s: int, device: Any, generator: torch.Generator | None) -> torch.Tensor:
+    """The L2 window of the paper: a positive and a negative half, unit norm."""
+    delta = torch.cat([_rectangle(s // 2, s, device), -_rectangle(s - s // 2, s, device)])
+    delta = delta / delta.norm()
+    flip = torch.rand(1, generator=generator, device=device) > 0.5
+    return delta.T if bool(flip) else delta
+
+
+class Square(Attack):
+    """Square Attack (Andriushchenko et al. 2020): a random search that needs only scores.
+
+    Each query changes a random square window of an image (a random set of features of
+    a table) to a corner of the eps-ball (Linf) or moves L2 mass into it, and keeps the
+    change when the margin loss falls; the window shrinks on the paper's schedule. It
+    judges a torch module through its logits, and any classifier with ``predict_proba``
+    through :func:`~skadv.robust_accuracy` (log-probabilities serve as scores), with every
+    query of a step batched over all samples still correct.
+
+    Parameters
+    ----------
+    eps : float, default=0.1
+    norm : {"linf", "l2"}, default="linf"
+    n_queries : int, default=5000
+        Queries per sample (AutoAttack's budget).
+    p_init : float, default=0.8
+        Initial share of the features a window covers.
+    n_restarts : int, default=1
+        Runs from fresh starts, on the samples still correct.
+    targeted : False
+        Untargeted only.
+    clip_values, feature_mask
+        As in :class:`~skadv.attacks.Attack`.
+    random_state : int or None, default=None
+        Seed of the random search.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skadv.attacks import Square
+    >>> model = torch.nn.Linear(4, 3)
+    >>> x, y = torch.rand(8, 4), torch.zeros(8, dtype=torch.long)
+    >>> x_adv = Square(eps=0.1, n_queries=50, random_state=0).perturb(model, x, y)
+    >>> bool((x_adv - x).abs().max() <= 0.1 + 1e-6)
+    True
+    """
+
+    needs_gradients: ClassVar[bool] = False
+    _parameter_constraints: ClassVar[dict] = {
+        **Attack._parameter_constraints,
+        "n_queries": [Interval(Integral, 1, None, closed="left")],
+        "p_init": [Interval(Real, 0, 1, closed="right")],
+        "n_restarts": [Interval(Integral, 1, None, closed="left")],
+        "targeted": [Options(bool, {False})],
+        "random_state": RANDOM_STATE,
+    }
+
+    def __init__(
+        self,
+        eps: float = 0.1,
+        norm: str = "linf",
+        n_queries: int = 5000,
+        p_init: float = 0.8,
+        n_restarts: int = 1,
+        targeted: bool = False,
+        clip_values: tuple | None = None,
+        feature_mask=None,
+        random_state: int | None = None,
+    ):
+        self.eps = eps
+        self.norm = norm
+        self.n_queries = n_queries
+        self.p_init = p_init
+        self.n_restarts = n_restarts
+        self.targeted = targeted
+        self.clip_values = clip_values
+        self.feature_mask = feature_mask
+        self.random_state = random_state
+
+    def _run(self, ctx: AttackContext) -> torch.Tensor:
+        return self.search(ctx.logits, ctx.x, ctx.y, ctx.feasible, ctx.generator)
+
+    def attack_estimator(
+        self, predict_proba: Any, X: np.ndarray, y: np.ndarray, feasible: FeasibleSet
+    ) -> np.ndarray:
+        """Adversarial versions of ``X`` for a classifier known by ``predict_proba`` only.
+
+        Parameters
+        ----------
+        predict_proba : callable
+            Maps rows like ``X`` to class probabilities.
+        X : ndarray of shape (n_samples, ...)
+        y : ndarray of shape (n_samples,)
+            Class indices into the columns of ``predict_proba``'s output.
+        feasible : FeasibleSet
+            The threat model.
+
+        Returns
+        -------
+        ndarray
+        """
+        self._validate_params()
+        x0 = torch.as_tensor(X)
+
+        def scores(x: torch.Tensor) -> torch.Tensor:
+            proba = np.asarray(predict_proba(x.cpu().numpy()), dtype=np.float64)
+            return torch.log(torch.as_tensor(proba).clamp_min(1e-12))
+
+        found = self.search(
+            scores, x0, torch.as_tensor(y), feasible.to(x0), self._generator(x0.device)
+        )
+        return found.numpy()
+
+    def search(
+        self,
+        scores: Scores,
+        x0: torch.Tensor,
+        y: torch.Tensor,
+        feasible: FeasibleSet,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """The random search on ``x0`` with class indices ``y``, restarts included."""
+        best = x0.clone()
+        robust = margins(scores(x0), y) > 0
+        for _ in range(self.n_restarts):
+            index = robust.nonzero().squeeze(1)
+            if not len(index):
+                break
+            x_adv, margin = self._single_run(scores, x0[index], y[index], feasible, generator)
+            best[index] = x_adv
+            robust[index] = margin > 0
+        return best
+
+    def _settle(self, feasible: FeasibleSet, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        """Candidates made feasible before they are queried."""
+        projected = feasible.project(x, x0)
+        return feasible.repair(projected, x0) if feasible.discrete else projected
+
+    def _single_run(
+        self,
+        scores: Scores,
+        x0: torch.Tensor,
+        y: torch.Tensor,
+        feasible: FeasibleSet,
+        generator: torch.Generator | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        eps, image = feasible.eps, x0.ndim == 4
+        x_best = self._settle(feasible, x0 + self._start(feasible, x0, generator), x0)
+        margin = margins(scores(x_best), y)
+        loss = margin.clone()
+        for iteration in range(self.n_queries):
+            active = (margin > 0).nonzero().squeeze(1)
+            if not len(active):
+                break
+            x, base = x0[active], x_best[active]
+            p = share(self.p_init, iteration)
+            if feasible.norm == "linf":
+                window = self._window(base, p, image, generator)
+                signs = self._signs(base, window, generator)
+                candidate = torch.where(window, x + eps * feasible._unscaled(signs), base)
+            else:
+                candidate = self._l2_candidate(feasible, x, base, p, image, generator)
+            candidate = self._settle(feasible, candidate, x)
+            new_margin = margins(scores(candidate), y[active])
+            improved = (new_margin < loss[active]) | (new_margin <= 0)
+            keep = active[improved]
+            x_best[keep] = candidate[improved]
+            loss[keep] = torch.minimum(new_margin[improved], loss[keep])
+            margin[keep] = new_margin[improved]
+        return x_best, margin
+
+    def _start(
+        self, feasible: FeasibleSet, x0: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """Vertical stripes of +-eps (Linf images), or a random point of the sphere."""
+        if feasible.norm == "linf":
+            shape = (x0.shape[0], x0.shape[1], 1, x0.shape[3]) if x0.ndim == 4 else x0.shape
+            signs = self._random_signs(shape, x0, generator).expand_as(x0)
+            return feasible.eps * feasible._unscaled(signs)
+        return feasible.random_delta(x0, generator, on_boundary=True)
+
+    @staticmethod
+    def _random_signs(shape: Any, like: torch.Tensor, generator: Any) -> torch.Tensor:
+        u = torch.rand(shape, generator=generator, device=like.device)
+        return 2 * (u > 0.5).to(like.dtype) - 1
+
+    def _window(
+        self, x: torch.Tensor, p: float, image: bool, generator: Any, odd: bool = False
+    ) -> torch.Tensor:
+        """Which features the query changes: one square per image (all channels), at a
+        uniformly random position, or a random set of about ``p`` of the features of a flat
+        sample. ``odd`` windows (L2) have an odd side of at least 3, as in the paper."""
+        window = torch.zeros_like(x, dtype=torch.bool)
+        if image:
+            c, h, w = x.shape[1:]
+            s = max(int(round(math.sqrt(p * h * w))), 3 if odd else 1)
+            s = min(s + (1 if odd and s % 2 == 0 else 0), h, w)
+            top = int(torch.randint(0, h - s + 1, (1,), generator=generator, device=x.device))
+            left = int(torch.randint(0, w - s + 1, (1,), generator=generator, device=x.device))
+            window[:, :, top : top + s, left : left + s] = True
+            return window
+        flat = window.reshape(len(x), -1)
+        d = flat.shape[1]
+        k = min(max(int(round(p * d)), 1), d)
+        picked = torch.rand(d, generator=generator, device=x.device).argsort()[:k]
+        flat[:, picked] = True
+        return window
+
+    def _signs(self, x: torch.Tensor, window: torch.Tensor, generator: Any) -> torch.Tensor:
+        """One random sign per image channel (as the paper), or per feature of a table."""
+        if x.ndim == 4:
+            return self._random_signs((len(x), x.shape[1], 1, 1), x, generator).expand_as(x)
+        return self._random_signs(x.shape, x, generator)
+
+    def _l2_candidate(
+        self,
+        feasible: FeasibleSet,
+        x0: torch.Tensor,
+        base: torch.Tensor,
+        p: float,
+        image: bool,
+        generator: Any,
+    ) -> torch.Tensor:
+        """Move L2 mass of the perturbation into a new window, as the paper does."""
+        delta = feasible._scaled(base - x0)
+        first = self._window(base, p, image, generator, odd=True)
+        second = self._window(base, p, image, generator, odd=True)
+        if image:
+            c = x0.shape[1]
+            rows = first.any(dim=(0, 1, 3)).nonzero().squeeze(1)
+            s = len(rows)
+            profile = _eta(s, x0.device, generator).to(x0.dtype)
+            fresh = torch.zeros_like(delta)
+            signs = self._random_signs((len(x0), c, 1, 1), x0, generator)
+            fresh[first] = (profile * signs).reshape(-1)
+        else:
+            fresh = torch.where(
+                first,
+                torch.randn(delta.shape, generator=generator, device=x0.device, dtype=x0.dtype),
+                0,
+            )
+        both = first | second
+        spare = (feasible.eps**2 - per_sample_norm(delta, 2) ** 2).clamp_min(0)
+        mass = (spare + per_sample_norm(delta * both, 2) ** 2).sqrt()
+        old = delta * first
+        fresh = normalize(fresh + normalize(old, "l2"), "l2") * mass
+        delta = torch.where(both, 0, delta) + fresh * first
+        return x0 + feasible._unscaled(normalize(delta, "l2") * feasible.eps)
