@@ -24,7 +24,7 @@ from art.estimators.classification import PyTorchClassifier
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from skadv import AdversarialTrainer
+from skadv import AdversarialTrainer, ThreatModel
 
 EPS, STEP, STEPS, BATCH, EPOCHS, LR = 0.1, 0.025, 7, 64, 10, 1e-2
 
@@ -87,6 +87,7 @@ def train_skadv(X, y, device, seed, ratio=1.0):
         device=device,
         random_state=seed,
         ratio=ratio,
+        threat_model=ThreatModel(bounds=(0.0, 1.0)),  # pixels, as the plain loop clamps
     )
     return clf.fit(X, y).module_.eval()
 

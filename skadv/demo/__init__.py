@@ -1,8 +1,9 @@
 """``skadv demo``: the main job on bundled data, with a report people look at.
 
 Part 1 trains an undefended model and AdversarialTrainer models (Madry PGD, TRADES, fast
-FGSM-RS) of one architecture on scikit-learn's digits and measures clean and robust
-accuracy over an eps grid, judged by skadv's PGD and independently by ART's. Part 2
+FGSM-RS) of one architecture on scikit-learn's digits and judges them with standard
+AutoAttack (with its checks for gradient masking), APGD-CE over an eps grid, and
+independently ART's PGD. Part 2
 augments an imbalanced table with GANAugmenter and SMOTE, and draws DCGAN digits. It
 writes ``report.html``, ``results.json`` and PNG figures to the output folder.
 """
@@ -90,8 +91,7 @@ def run_demo(
         "config": {
             "quick": quick,
             "eps": robustness.DEMO_EPS,
-            "eps_grid": robustness.EPS_GRID,
-            "judge": robustness.JUDGE,
+            "judge": robust["judge"],
         },
         "seed": seed,
         "device": device,
