@@ -26,8 +26,7 @@ def main(quick: bool = False) -> dict:
     aug = GANAugmenter(
         gan="dcgan",
         sampling_strategy=counts,
-        max_epochs=20 if quick else 300,
-        batch_size=32,
+        max_steps=300 if quick else "auto",  # "auto": 2,000 steps for images
         random_state=0,
     )
     X_aug, y_aug = aug.fit_resample(X_small, y_small)

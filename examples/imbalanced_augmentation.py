@@ -33,7 +33,7 @@ def main(quick: bool = False) -> dict:
         "none": "passthrough",
         "SMOTE": SMOTE(random_state=0),
         "GANAugmenter": GANAugmenter(
-            gan="cgan", batch_size=16, max_epochs=30 if quick else 300, random_state=0
+            gan="cgan", max_steps=300 if quick else "auto", random_state=0
         ),
     }
     cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)

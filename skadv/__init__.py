@@ -3,7 +3,6 @@
 from importlib.metadata import version
 
 from skadv.attacks import FGSM, MIFGSM, PGD, Attack, FGSMRandomStart
-from skadv.augment import GANAugmenter
 from skadv.callbacks import RobustScoring
 from skadv.metrics import (
     RobustnessCurveDisplay,
@@ -21,6 +20,7 @@ from skadv.plugins import (
     list_objectives,
     register_plugin,
 )
+from skadv.sampling import GANAugmenter
 from skadv.threat import ThreatModel
 from skadv.trainer import AdversarialTrainer
 

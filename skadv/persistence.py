@@ -48,7 +48,7 @@ REBUILT = {
 }
 SKADV_MODULES = (
     "skadv.trainer",
-    "skadv.augment",
+    "skadv.sampling",
     "skadv.attacks.base",
     "skadv.attacks.fgsm",
     "skadv.attacks.pgd",

@@ -140,7 +140,8 @@ def check_attack(
 def check_gan(gan: Any, X: np.ndarray | None = None, y: np.ndarray | None = None) -> None:
     """Check that a GAN architecture keeps skadv's GAN contract.
 
-    The architecture is clonable; its encoder round-trips data shapes; ``build`` returns
+    The architecture is clonable; its encoder (``make_encoder(X, random_state,
+    categorical)``) round-trips data shapes; ``build`` returns
     a generator that maps ``(z, y_onehot)`` to encoded samples and a discriminator that
     scores them one value per sample; both losses are finite scalars that reach the right
     module's parameters; and a short :class:`~skadv.GANAugmenter` run makes exactly the
@@ -164,8 +165,8 @@ def check_gan(gan: Any, X: np.ndarray | None = None, y: np.ndarray | None = None
     >>> from skadv.testing import check_gan
     >>> check_gan(ConditionalGAN(hidden=(16,)))
     """
-    from skadv.augment import GANAugmenter
     from skadv.gans.base import GANPair
+    from skadv.sampling import GANAugmenter
 
     base, name = _clonable_instance(gan)
     rng = np.random.default_rng(0)
@@ -173,7 +174,7 @@ def check_gan(gan: Any, X: np.ndarray | None = None, y: np.ndarray | None = None
         shape = (1, 8, 8) if getattr(base, "input_ndim", 2) == 4 else (5,)
         X = rng.random((60,) + shape).astype(np.float32)
         y = np.repeat([0, 1], [40, 20])
-    encoder = base.make_encoder(X, 0).fit(X)
+    encoder = base.make_encoder(X, 0, ()).fit(X)
     Z = encoder.transform(X)
     assert len(Z) == len(X), f"{name}: encoder changed the number of rows"
     back = encoder.inverse_transform(Z)
@@ -201,7 +202,7 @@ def check_gan(gan: Any, X: np.ndarray | None = None, y: np.ndarray | None = None
     counts = {c: int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)}
     wanted = {c: n + 7 for c, n in counts.items()}
     X_res, y_res = GANAugmenter(
-        gan=base, sampling_strategy=wanted, max_epochs=2, batch_size=16, random_state=0
+        gan=base, sampling_strategy=wanted, max_steps=4, batch_size=16, random_state=0
     ).fit_resample(X, y)
     got = {c: int(n) for c, n in zip(*np.unique(y_res, return_counts=True), strict=True)}
     assert got == wanted, f"{name}: asked for {wanted} rows per class, got {got}"

@@ -69,7 +69,7 @@ def main(out: Path) -> None:
     gan_counter = CountBatches()
     augmenter = GANAugmenter(
         accelerator=accelerator,
-        max_epochs=20,
+        max_steps=140,  # 7 batches of 8 of the 60 minority rows per epoch: 20 epochs
         batch_size=8,
         callbacks=[gan_counter],
         random_state=0,
@@ -91,7 +91,7 @@ def main(out: Path) -> None:
         "trainer_batches": counter.batches_ // clf.max_epochs,
         "robust_accuracy": robust_accuracy(clf, X[1200:], y[1200:], **judge),
         "gan_weights": weights(augmenter.gan_net_.pair()),
-        "gan_batches": gan_counter.batches_ // augmenter.max_epochs,
+        "gan_batches": gan_counter.batches_ // augmenter.gan_net_.max_epochs,
         "resampled": digest(X_res, y_res),
         "counts": np.bincount(y_res).tolist(),
         "lazy_error": lazy_error,

@@ -1,21 +1,23 @@
 """GANAugmenter and the GAN architectures: conformance, sampling, guards and quality bars."""
 
 import pickle
+import time
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from imblearn.base import is_sampler
 from imblearn.pipeline import Pipeline as ImbPipeline
+from imblearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV, cross_val_score
-from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skadv
 from skadv import GANAugmenter
@@ -28,13 +30,22 @@ from skadv.metrics import class_coverage, memorization_rate, train_synthetic_tes
 
 
 def tiny(**params):
-    defaults = dict(gan=ConditionalGAN(hidden=(16,)), max_epochs=2, batch_size=16, random_state=0)
+    defaults = dict(gan=ConditionalGAN(hidden=(16,)), max_steps=4, batch_size=16, random_state=0)
     return GANAugmenter(**{**defaults, **params})
 
 
-@parametrize_with_checks([tiny(estimator=LogisticRegression())])
-def test_sklearn_compatible(estimator, check):
+@parametrize_with_checks([tiny()])
+def test_imbalanced_learn_compatible(estimator, check):
     check(estimator)
+
+
+def test_it_is_a_sampler():
+    assert is_sampler(GANAugmenter())
+    X, y = make_classification(100, n_features=3, n_redundant=0, weights=[0.8], random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    aug = tiny()
+    X_res, _ = aug.fit_resample(frame, y)
+    assert list(aug.get_feature_names_out()) == ["a", "b", "c"] == list(X_res.columns)
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +57,16 @@ def imbalanced():
 def test_augmentation_meets_the_balanced_accuracy_bar(imbalanced):
     X_train, X_test, y_train, y_test = imbalanced
     plain = LogisticRegression(max_iter=1000).fit(X_train, y_train)
-    aug = GANAugmenter(
-        LogisticRegression(max_iter=1000), gan="cgan", batch_size=16, random_state=0
-    ).fit(X_train, y_train)
-    augmented = balanced_accuracy_score(y_test, aug.predict(X_test))
+    aug = GANAugmenter(gan="cgan", random_state=0)
+    pipe = ImbPipeline([("augment", aug), ("clf", LogisticRegression(max_iter=1000))])
+    augmented = balanced_accuracy_score(y_test, pipe.fit(X_train, y_train).predict(X_test))
     assert augmented >= 0.70
     assert augmented > balanced_accuracy_score(y_test, plain.predict(X_test)) + 0.1
     history = aug.gan_net_.history
-    assert len(history) == 300
+    steps = sum(len(epoch["batches"]) for epoch in history)
+    assert steps <= 1000  # the default budget for tables, early stopping may cut it
+    assert "fidelity" in history[-1] or any("fidelity" in epoch for epoch in history)
     assert np.all(np.isfinite(history[:, "d_loss"])) and np.all(np.isfinite(history[:, "g_loss"]))
-    assert not any(history[:, "collapsed"])
 
 
 @pytest.mark.parametrize(
@@ -99,16 +110,6 @@ def test_string_labels_and_sample():
         fitted.sample(3, y="ham")
 
 
-def test_prediction_never_augments(imbalanced):
-    X_train, X_test, y_train, _ = imbalanced
-    aug = tiny(estimator=LogisticRegression(max_iter=500)).fit(X_train, y_train)
-    gan_state = [p.detach().clone() for p in aug.gan_net_.module_.parameters()]
-    np.testing.assert_array_equal(aug.predict(X_test), aug.estimator_.predict(X_test))
-    np.testing.assert_array_equal(aug.predict_proba(X_test), aug.estimator_.predict_proba(X_test))
-    for before, after in zip(gan_state, aug.gan_net_.module_.parameters(), strict=True):
-        assert torch.equal(before, after)
-
-
 def test_pipelines_cross_validation_and_grid_search(imbalanced):
     X_train, _, y_train, _ = imbalanced
     X, y = X_train[:600], y_train[:600]
@@ -122,26 +123,22 @@ def test_pipelines_cross_validation_and_grid_search(imbalanced):
     scores = cross_val_score(sampler_pipe, X, y, cv=3, scoring="balanced_accuracy")
     assert scores.shape == (3,) and np.all(scores > 0.4)
 
-    meta_pipe = Pipeline(
-        [("scale", StandardScaler()), ("clf", tiny(estimator=LogisticRegression(max_iter=500)))]
-    )
-    assert cross_val_score(meta_pipe, X, y, cv=2).shape == (2,)
-
     search = GridSearchCV(
-        tiny(estimator=LogisticRegression(max_iter=500)),
+        ImbPipeline([("augment", tiny()), ("clf", LogisticRegression(max_iter=500))]),
         {
-            "gan": ["cgan", "wgan-gp"],
-            "gan__hidden": [(8,)],
-            "sampling_strategy": [0.5, 1.0],
-            "estimator__C": [0.1, 1.0],
+            "augment__gan": ["cgan", "wgan-gp"],
+            "augment__gan__hidden": [(8,)],
+            "augment__sampling_strategy": [0.5, 1.0],
+            "clf__C": [0.1, 1.0],
         },
         cv=2,
         scoring="balanced_accuracy",
+        error_score="raise",
     )
     search.fit(X, y)
     assert len(search.cv_results_["params"]) == 8
-    assert isinstance(search.best_estimator_.gan_, (ConditionalGAN, WGANGP))
-    assert search.best_estimator_.gan_.hidden == (8,)
+    best = search.best_estimator_[0]
+    assert isinstance(best.gan_, (ConditionalGAN, WGANGP)) and best.gan_.hidden == (8,)
 
 
 def test_nested_gan_params():
@@ -152,7 +149,7 @@ def test_nested_gan_params():
     copy = clone(aug)
     assert copy.gan is not aug.gan and copy.gan.latent_dim == 8
     X, y = make_classification(120, n_features=4, weights=[0.8], random_state=0)
-    copy.set_params(max_epochs=1, batch_size=16).fit_resample(X, y)
+    copy.set_params(max_steps=2, batch_size=16).fit_resample(X, y)
     assert copy.gan_.latent_dim == 8 and copy.gan_net_.gan.n_critic == 2
     with pytest.raises(ValueError, match="Invalid parameter 'nope'"):
         aug.set_params(gan__nope=1)
@@ -209,14 +206,14 @@ def test_bad_input_gets_clear_errors():
         tiny().fit_resample(X_nan, y)
     with pytest.raises(ValueError, match="Unknown gan 'cgam'. Did you mean 'cgan'"):
         GANAugmenter(gan="cgam").fit_resample(X, y)
-    with pytest.raises(ValueError, match="needs images of shape \\(n_samples, C, H, W\\)"):
+    with pytest.raises(ValueError, match="takes images of shape \\(n_samples, C, H, W\\)"):
         GANAugmenter(gan="dcgan").fit_resample(X, y)
-    with pytest.raises(InvalidParameterError, match="'max_epochs' parameter"):
-        tiny(max_epochs=0).fit_resample(X, y)
+    with pytest.raises(ValueError, match="takes tables"):
+        GANAugmenter(gan="cgan").fit_resample(X.reshape(-1, 1, 2, 2), y)
+    with pytest.raises(InvalidParameterError, match="'max_steps' parameter"):
+        tiny(max_steps=0).fit_resample(X, y)
     with pytest.raises(ValueError, match="Unknown label type"):
         tiny().fit_resample(X, np.linspace(0, 1, len(y)))
-    with pytest.raises(ValueError, match="needs an estimator"):
-        tiny().fit(X, y)
     with pytest.raises(ValueError, match="halves down to 7 pixels"):
         GANAugmenter(gan="dcgan").fit_resample(np.zeros((20, 1, 9, 9)), np.arange(20) % 2)
     X_copy = X.copy()
@@ -226,18 +223,25 @@ def test_bad_input_gets_clear_errors():
 
 def test_pickle_round_trip():
     X, y = make_classification(100, n_features=4, weights=[0.8], random_state=0)
-    aug = tiny(estimator=LogisticRegression()).fit(X, y)
+    aug = tiny()
+    aug.fit_resample(X, y)
     loaded = pickle.loads(pickle.dumps(aug))
-    np.testing.assert_array_equal(loaded.predict(X), aug.predict(X))
     assert loaded.sample(4, y=1).shape == (4, 4)
 
 
-def test_dcgan_generates_the_conditioned_digit():
+def test_dcgan_learns_ten_digits_per_class():
+    """Small image sets: with a step budget, 10 real digits per class suffice."""
+    from sklearn.svm import SVC
+
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
-    judge = LogisticRegression(max_iter=2000).fit(X, y)
-    aug = GANAugmenter(gan="dcgan", sampling_strategy="all", max_epochs=60, random_state=0)
-    aug.fit_resample(X.reshape(-1, 1, 8, 8), y)
+    judge = SVC().fit(X, y)
+    rng = np.random.default_rng(0)
+    small = np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), 10, replace=False) for c in range(10)]
+    )
+    aug = GANAugmenter(gan="dcgan", sampling_strategy={c: 60 for c in range(10)}, random_state=0)
+    aug.fit_resample(X[small].reshape(-1, 1, 8, 8), y[small])
     labels = np.repeat(np.arange(10), 30)
     samples = aug.sample(len(labels), y=labels)
     assert samples.shape == (300, 1, 8, 8)
@@ -249,7 +253,7 @@ def test_dcgan_generates_the_conditioned_digit():
 def test_dcgan_builds_for_larger_images(shape):
     gan = DCGAN(width=4)
     X = np.random.default_rng(0).random((6,) + shape, dtype=np.float32)
-    encoder = gan.make_encoder(X).fit(X)
+    encoder = gan.make_encoder(X, 0, ()).fit(X)
     pair = gan.build(encoder, 3)
     onehot = torch.eye(3)[[0, 1, 2, 0]]
     fake = pair.generator(torch.randn(4, gan.latent_dim), onehot)
@@ -264,12 +268,7 @@ def test_tabular_gan_learns_modes_and_categories():
     bimodal = np.where(rng.random(n) < 0.5, rng.normal(-5, 0.5, n), rng.normal(5, 0.5, n))
     category = rng.choice([0.0, 1.0, 2.0], size=n, p=[0.6, 0.3, 0.1])
     X = np.column_stack([bimodal, category, rng.normal(0, 1, n) + y])
-    aug = GANAugmenter(
-        gan=TabularGAN(categorical_features=[1]),
-        sampling_strategy="all",
-        max_epochs=100,
-        random_state=0,
-    )
+    aug = GANAugmenter(gan="tabular", categorical=[1], sampling_strategy="all", random_state=0)
     aug.fit_resample(X, y)
     S = aug.sample(1000, y=0)
     assert np.mean(np.abs(np.abs(S[:, 0]) - 5) < 1.5) > 0.9  # both modes, not between
@@ -281,7 +280,7 @@ def test_tabular_gan_learns_modes_and_categories():
 def test_synthetic_quality_metrics(imbalanced):
     X_train, X_test, y_train, y_test = imbalanced
     counts = np.bincount(y_train)
-    aug = tiny(sampling_strategy={0: counts[0] + 300, 1: counts[1] + 300}, max_epochs=20)
+    aug = tiny(sampling_strategy={0: counts[0] + 300, 1: counts[1] + 300}, max_steps=300)
     X_res, y_res = aug.fit_resample(X_train, y_train)
     X_syn, y_syn = X_res[len(X_train) :], y_res[len(y_train) :]
     tstr = train_synthetic_test_real(LogisticRegression(), X_syn, y_syn, X_test, y_test)
@@ -296,3 +295,125 @@ def test_synthetic_quality_metrics(imbalanced):
 def test_registry_lists_the_gans():
     assert {"cgan", "wgan-gp", "dcgan", "tabular"} <= set(skadv.list_gans())
     assert isinstance(skadv.get_gan("tabular", max_modes=3), TabularGAN)
+
+
+# ---------------------------------------------------------------- tables as they are
+
+
+def skewed_table(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.2).astype(int)
+    X = pd.DataFrame(
+        {
+            "count": rng.poisson(2 + 3 * y),
+            "amount": rng.lognormal(1.0 + y, 1.0, n),
+            "constant": np.full(n, 7.5),
+            "kind": pd.Categorical(rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1])),
+            "city": rng.choice(["x", "y"], n),
+            "flag": rng.random(n) < 0.3,
+            "code": rng.integers(0, 4, n),
+        }
+    )
+    return X, y
+
+
+@pytest.mark.parametrize("gan", ["cgan", "wgan-gp", "tabular"])
+def test_a_mixed_dataframe_comes_back_as_it_went_in(gan):
+    X, y = skewed_table()
+    aug = GANAugmenter(gan=gan, max_steps=150, random_state=0)
+    X_res, y_res = aug.fit_resample(X, y)
+    assert isinstance(X_res, pd.DataFrame) and list(X_res.columns) == list(X.columns)
+    assert (X_res.dtypes == X.dtypes).all()
+    assert X_res["kind"].cat.categories.equals(X["kind"].cat.categories)
+    new = X_res.iloc[len(X) :]
+    assert len(new) == (y == 0).sum() - (y == 1).sum() and (y_res[len(y) :] == 1).all()
+    assert (new["count"] == new["count"].round()).all() and (new["count"] >= 0).all()
+    assert (new["amount"] > 0).all()  # strictly positive, and skewed: learnt in log space
+    assert (new["constant"] == 7.5).all()
+    assert set(new["city"]) <= {"x", "y"} and set(new["kind"]) <= {"a", "b", "c"}
+    assert new["flag"].dtype == bool
+    numbers = ["count", "amount", "code"]
+    assert (new[numbers] >= X[numbers].min()).all().all()
+    assert (new[numbers] <= X[numbers].max()).all().all()
+
+
+def test_declared_categorical_codes_stay_codes_and_clip_can_be_off():
+    X, y = skewed_table()
+    arrays = X[["count", "code"]].to_numpy()
+    X_res, _ = GANAugmenter(categorical=[1], max_steps=50, random_state=0).fit_resample(arrays, y)
+    assert X_res.dtype == arrays.dtype and set(np.unique(X_res[:, 1])) <= {0, 1, 2, 3}
+    listed, _ = tiny().fit_resample(arrays.tolist(), y)
+    assert isinstance(listed, list)  # as imbalanced-learn's samplers return lists
+    made = {
+        clip: GANAugmenter(clip=clip, max_steps=20, random_state=0)
+        .fit_resample(X[["amount"]], y)[0]["amount"]
+        .iloc[len(X) :]
+        for clip in (True, False)
+    }
+    assert made[True].between(X["amount"].min(), X["amount"].max()).all()
+    assert (made[False] != made[True]).any()  # the same rows, unclipped where they stray
+
+
+def test_conditional_sampling_on_feature_values():
+    X, y = skewed_table()
+    aug = GANAugmenter(max_steps=200, random_state=0)
+    aug.fit_resample(X, y)
+    rows = aug.sample(20, y=1, conditions={"kind": "b", "count": (0, 4)})
+    assert len(rows) == 20 and (rows["kind"] == "b").all() and rows["count"].between(0, 4).all()
+    with pytest.raises(ValueError, match="too rare"):
+        aug.sample(5, y=1, conditions={"amount": (-2, -1)})
+    with pytest.raises(ValueError, match="columns \\['nope'\\]"):
+        aug.sample(5, y=1, conditions={"nope": 1})
+
+
+def test_training_is_budgeted_in_steps_and_time():
+    X, y = skewed_table()
+    aug = GANAugmenter(max_steps=60, batch_size=16, early_stopping=False, random_state=0)
+    aug.fit_resample(X, y)
+    steps = sum(len(epoch["batches"]) for epoch in aug.gan_net_.history)
+    assert 60 <= steps < 60 + (y == 1).sum() // 16  # whole epochs of full batches
+    timed = GANAugmenter(max_steps=100_000, max_time=1.0, random_state=0)
+    start = time.perf_counter()
+    timed.fit_resample(X, y)
+    assert time.perf_counter() - start < 10
+
+
+def test_a_one_row_minority_falls_back_with_a_warning():
+    X, y = skewed_table()
+    keep = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:1]])
+    with pytest.warns(UserWarning, match="1 row to learn class\\(es\\) \\[1\\] from"):
+        X_res, y_res = tiny().fit_resample(X.iloc[keep], y[keep])
+    assert (y_res == 1).sum() == (y == 0).sum()
+
+
+def test_memorization_rate_sees_copies_of_duplicated_rows_in_any_units():
+    rng = np.random.default_rng(0)
+    integers = rng.integers(0, 3, size=(400, 4))  # many duplicated rows
+    copies = integers[:50]
+    assert memorization_rate(copies, integers) == 1.0
+    fresh = rng.integers(3, 6, size=(50, 4))
+    assert memorization_rate(fresh, integers) == 0.0
+    scaled = np.column_stack([rng.normal(size=300), 1e6 * rng.normal(size=300)])
+    near = scaled[:50] + [0.0, 1e3]  # far in the large unit, a copy once standardized
+    assert memorization_rate(near, scaled) == 1.0
+
+
+def test_synthetic_report_measures_fidelity_and_privacy():
+    from skadv.metrics import synthetic_report
+
+    X, y = skewed_table(900)
+    real, holdout = X.iloc[:600], X.iloc[600:]
+    counts = np.bincount(y[:600])
+    wanted = {0: counts[0] + 300, 1: counts[1] + 300}
+    aug = GANAugmenter(sampling_strategy=wanted, max_steps=300, random_state=0)
+    X_res, y_res = aug.fit_resample(real, y[:600])
+    fake, y_fake = X_res.iloc[600:], y_res[600:]
+    report = synthetic_report(real, fake, holdout, y_synthetic=y_fake, y_holdout=y[600:])
+    assert set(report["column_distance"]) == set(X.columns)
+    assert report["column_distance"]["constant"] == 0.0
+    assert all(0 <= v <= 1 for v in report["column_distance"].values())
+    assert 0.5 < report["tstr_auc"] <= 1
+    assert 0.4 <= report["detection_auc"] <= 1 and 0.3 <= report["membership_auc"] <= 0.7
+    copied = synthetic_report(real, real.iloc[:300], holdout)
+    assert copied["dcr"]["ratio"] == 0.0 and copied["memorization_rate"] == 1.0
+    assert copied["membership_auc"] > 0.7  # copies give their rows away

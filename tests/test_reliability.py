@@ -57,7 +57,7 @@ def trainer(**params):
 
 
 def augmenter(**params):
-    defaults = dict(gan=ConditionalGAN(hidden=(8,)), max_epochs=1, batch_size=8, random_state=0)
+    defaults = dict(gan=ConditionalGAN(hidden=(8,)), max_steps=2, batch_size=8, random_state=0)
     return GANAugmenter(**{**defaults, **params})
 
 
@@ -163,7 +163,7 @@ def test_one_class(digits):
 
 def test_image_gans_need_images(digits):
     X, y = digits
-    with pytest.raises(ValueError, match="needs images of shape \\(n_samples, C, H, W\\)"):
+    with pytest.raises(ValueError, match="takes images of shape \\(n_samples, C, H, W\\)"):
         GANAugmenter(gan="dcgan").fit_resample(X, y)
     with pytest.raises(ValueError, match="needs square images"):
         GANAugmenter(gan="dcgan", sampling_strategy="all").fit_resample(X.reshape(-1, 1, 4, 16), y)
@@ -181,9 +181,9 @@ def test_string_labels_pandas_and_dtypes(digits):
         data = (X[:200] * 16).astype(dtype)
         assert trainer().fit(data, y[:200]).predict(data).shape == (200,)
         X_res, _ = augmenter().fit_resample(data, y[:200])
-        assert X_res.dtype in (np.float64, np.float32)
-    aug = augmenter(estimator=LogisticRegression()).fit(frame, series)
-    assert set(aug.predict(frame)) <= set(names)
+        assert X_res.dtype == dtype  # integers stay integers
+    frame_res, series_res = augmenter().fit_resample(frame, series)
+    assert list(frame_res.columns) == list(frame.columns) and set(series_res) <= set(names)
 
 
 def test_sparse_input_is_refused_with_advice(digits):
@@ -366,7 +366,7 @@ def test_diverging_training_stops_with_a_clear_error_and_the_last_good_epoch(dig
 def test_a_gan_that_explodes_is_stopped_before_its_losses_reach_nan():
     X, y = make_classification(500, n_features=8, weights=[0.8], random_state=0)
     with pytest.raises(GANTrainingError, match="diverged in epoch .*discriminator loss .*e\\+"):
-        GANAugmenter(gan="cgan", lr=100.0, max_epochs=30, random_state=0).fit_resample(X, y)
+        GANAugmenter(gan="cgan", lr=100.0, max_steps=200, random_state=0).fit_resample(X, y)
 
 
 class InterruptGANAt(Callback):
@@ -379,15 +379,20 @@ class InterruptGANAt(Callback):
 
 
 def test_ctrl_c_during_gan_training_never_passes_silently():
+    from imblearn.pipeline import make_pipeline
+
     X, y = make_classification(400, n_features=6, weights=[0.7], random_state=0)
-    late = augmenter(estimator=LogisticRegression(), max_epochs=5, callbacks=[InterruptGANAt(3)])
+    # 120 minority rows in batches of 8: 15 steps an epoch, 5 epochs
+    late = augmenter(max_steps=75, early_stopping=False, callbacks=[InterruptGANAt(3)])
+    pipe = make_pipeline(late, LogisticRegression())
     with pytest.warns(UserWarning, match="interrupted in epoch 3.*end of epoch 2.*synthetic"):
-        late.fit(X, y)
-    assert len(late.gan_net_.history) == 2 and hasattr(late, "estimator_")
-    early = augmenter(estimator=LogisticRegression(), max_epochs=5, callbacks=[InterruptGANAt(1)])
+        pipe.fit(X, y)
+    assert len(late.gan_net_.history) == 2 and hasattr(pipe[-1], "coef_")
+    early = augmenter(max_steps=75, callbacks=[InterruptGANAt(1)])
+    pipe = make_pipeline(early, LogisticRegression())
     with pytest.raises(KeyboardInterrupt, match="first epoch; no rows were generated"):
-        early.fit(X, y)
-    assert not hasattr(early, "estimator_")
+        pipe.fit(X, y)
+    assert not hasattr(pipe[-1], "coef_")
 
 
 def test_diverging_gan_stops_cleanly_with_advice():
@@ -439,7 +444,9 @@ def test_out_of_memory_retries_with_smaller_batches(digits):
 def fitted(digits):
     X, y = digits
     clf = trainer(max_epochs=2).fit(X, y)
-    aug = augmenter(estimator=LogisticRegression(max_iter=200)).fit(X[:300], y[:300])
+    from imblearn.pipeline import make_pipeline
+
+    aug = make_pipeline(augmenter(), LogisticRegression(max_iter=200)).fit(X[:300], y[:300])
     return clf, aug
 
 
@@ -517,9 +524,8 @@ from skadv.modules import MLP
 X, y = load_digits(return_X_y=True); X = (X / 16).astype(np.float32)
 clf = AdversarialTrainer(MLP, attack="pgd", attack__steps=2, max_epochs=2, train_split=None,
                          verbose=0, random_state=7).fit(X, y)
-aug = GANAugmenter(LogisticRegression(max_iter=200), max_epochs=3, random_state=7).fit(
-    X[:400], y[:400])
-X_res, _ = aug.fit_resample(X[:400], y[:400])
+X_res, y_res = GANAugmenter(max_steps=30, random_state=7).fit_resample(X[:400], y[:400])
+aug = LogisticRegression(max_iter=200).fit(X_res, y_res)
 for a in (clf.predict_proba(X), aug.predict_proba(X), X_res):
     print(hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest())
 """

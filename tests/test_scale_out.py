@@ -89,7 +89,7 @@ def test_accelerated_gan_on_cpu():
     X, y = make_classification(200, n_features=5, weights=[0.8], random_state=0)
     aug = GANAugmenter(
         gan=ConditionalGAN(hidden=(16,)),
-        max_epochs=3,
+        max_steps=6,  # 2 batches of 16 minority rows per epoch: 3 epochs
         batch_size=16,
         accelerator=Accelerator(cpu=True),
         random_state=0,
@@ -118,7 +118,7 @@ def test_estimators_clone_and_pickle_cleanly_for_both_paths(digits):
             callbacks__print_log__sink=quiet,
             random_state=0,
         ),
-        GANAugmenter(gan=ConditionalGAN(hidden=(8,)), max_epochs=1, random_state=0),
+        GANAugmenter(gan=ConditionalGAN(hidden=(8,)), max_steps=2, random_state=0),
     ]
     for est in estimators:
         assert_clean_params(est)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import skops.io
 import torch
+from imblearn.pipeline import make_pipeline
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
@@ -48,8 +49,9 @@ def saved(data, tmp_path_factory):
         "trainer": AdversarialTrainer(
             MLP, module__hidden=(8,), max_epochs=2, train_split=None, verbose=0, random_state=0
         ).fit(X, y),
-        "augmenter": GANAugmenter(
-            LogisticRegression(), gan=ConditionalGAN(hidden=(8,)), max_epochs=2, random_state=0
+        "augmenter": make_pipeline(
+            GANAugmenter(gan=ConditionalGAN(hidden=(8,)), max_steps=4, random_state=0),
+            LogisticRegression(),
         ).fit(X, y),
     }
     for name, model in models.items():
@@ -77,9 +79,9 @@ def test_round_trip_restores_weights_optimizer_and_history(saved, data, name):
     original = models[name]
     np.testing.assert_array_equal(loaded.predict(X), original.predict(X))
     net, net_loaded = (
-        (original, loaded) if name == "trainer" else (original.gan_net_, loaded.gan_net_)
+        (original, loaded) if name == "trainer" else (original[0].gan_net_, loaded[0].gan_net_)
     )
-    assert len(net_loaded.history) == len(net.history) == 2
+    assert len(net_loaded.history) == len(net.history) > 0
     for key, value in net.module_.state_dict().items():
         torch.testing.assert_close(net_loaded.module_.state_dict()[key], value)
     assert zipfile.ZipFile(folder / f"{name}.skadv").namelist() == list(MEMBERS)

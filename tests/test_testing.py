@@ -21,7 +21,7 @@ def test_builtin_attacks_pass(attack, norm):
         ConditionalGAN(hidden=(16,)),
         WGANGP(hidden=(16,)),
         DCGAN(width=4),
-        TabularGAN(hidden=(16,), categorical_features=[0], max_modes=3),
+        TabularGAN(hidden=(16,), max_modes=3),
     ],
     ids=lambda g: type(g).__name__,
 )

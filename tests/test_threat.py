@@ -360,7 +360,7 @@ def test_skadv_pipeline_takes_samplers_before_the_transformers(digits):
     rows = np.isin(y_train, [0, 1])
     X, y = X_train[rows][:200], y_train[rows][:200]
     X, y = np.concatenate([X[y == 0], X[y == 1][:20]]), np.concatenate([y[y == 0], y[y == 1][:20]])
-    augment = GANAugmenter(gan=ConditionalGAN(hidden=(16,)), max_epochs=2, random_state=0)
+    augment = GANAugmenter(gan=ConditionalGAN(hidden=(16,)), max_steps=4, random_state=0)
     pipe = skadv.make_pipeline(augment, StandardScaler(), trainer(max_epochs=2)).fit(X, y)
     assert pipe[-1].raw_space_ and pipe[-1].threat_.schema_.sample_shape_ == (64,)
     assert augment.sampling_strategy_ == {1: int((y == 0).sum()) - 20}  # fitted in the pipeline

@@ -181,13 +181,14 @@ class APGD(Attack):
         return -losses if ctx.targeted else losses
 
     def _gradient(self, ctx: AttackContext, x: torch.Tensor, target: torch.Tensor | None):
-        grad = torch.zeros_like(x)
-        for _ in range(self.eot_iter):
+        grads = []
+        for _ in range(self.eot_iter):  # expectation over transformation: mean gradient
             x_req = x.detach().requires_grad_(True)
             logits = ctx.module(x_req)
             losses = self._losses(ctx, logits, target)
-            grad += torch.autograd.grad(losses.sum(), x_req)[0]
-        return ctx.masked(grad / self.eot_iter), logits.detach(), losses.detach()
+            grads.append(torch.autograd.grad(losses.sum(), x_req)[0])
+        grad = grads[0] if len(grads) == 1 else torch.stack(grads).mean(0)
+        return ctx.masked(grad), logits.detach(), losses.detach()
 
     def _single_run(
         self, ctx: AttackContext, target: torch.Tensor | None

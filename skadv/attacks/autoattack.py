@@ -40,13 +40,17 @@ class AutoAttack(Attack):
     ----------
     eps : float, default=0.1
     norm : {"linf", "l2"}, default="linf"
-    version : {"standard", "plus", "rand"}, default="standard"
+    version : {"standard", "plus", "rand", "custom"}, default="standard"
+        ``"custom"`` runs ``attacks`` in order, with the standard budgets.
     steps : int, default=100
         Iterations of APGD and FAB.
     n_queries : int, default=5000
         Queries of Square.
     n_target_classes : int, default=9
         Target classes of APGD-T and FAB-T.
+    attacks : sequence of str or None, default=None
+        The ensemble of ``version="custom"``, from "apgd-ce", "apgd-dlr", "apgd-t", "fab",
+        "fab-t" and "square".
     batch_size : int or None, default=None
         Samples each attack takes at once. The evaluation gives AutoAttack all its
         samples and this batch size, so after each attack the samples still correct are
@@ -72,7 +76,8 @@ class AutoAttack(Attack):
     batches_itself: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict] = {
         **Attack._parameter_constraints,
-        "version": [StrOptions(set(VERSIONS))],
+        "version": [StrOptions({*VERSIONS, "custom"})],
+        "attacks": [list, tuple, None],
         "steps": [Interval(Integral, 1, None, closed="left")],
         "n_queries": [Interval(Integral, 1, None, closed="left")],
         "n_target_classes": [Interval(Integral, 1, None, closed="left")],
@@ -89,6 +94,7 @@ class AutoAttack(Attack):
         steps: int = 100,
         n_queries: int = 5000,
         n_target_classes: int = 9,
+        attacks: Any = None,
         batch_size: int | None = None,
         targeted: bool = False,
         clip_values: tuple | None = None,
@@ -101,13 +107,25 @@ class AutoAttack(Attack):
         self.steps = steps
         self.n_queries = n_queries
         self.n_target_classes = n_target_classes
+        self.attacks = attacks
         self.batch_size = batch_size
         self.targeted = targeted
         self.clip_values = clip_values
         self.feature_mask = feature_mask
         self.random_state = random_state
 
-    def attacks(self) -> Iterator[tuple[str, Attack]]:
+    def _names(self) -> tuple[str, ...]:
+        if self.version != "custom":
+            return VERSIONS[self.version]
+        unknown = set(self.attacks or ()) - {name for names in VERSIONS.values() for name in names}
+        if not self.attacks or unknown:
+            raise ValueError(
+                "version='custom' runs attacks=[...] from apgd-ce, apgd-dlr, apgd-t, fab, "
+                f"fab-t and square; got {self.attacks!r}."
+            )
+        return tuple(self.attacks)
+
+    def ensemble(self) -> Iterator[tuple[str, Attack]]:
         """The attacks of the ensemble, by name, configured as the version says."""
         restarts = 5 if self.version == "plus" else 1
         eot = 20 if self.version == "rand" else 1
@@ -120,7 +138,7 @@ class AutoAttack(Attack):
             "fab-t": FAB(steps=self.steps, n_target_classes=self.n_target_classes),
             "square": Square(n_queries=self.n_queries),
         }
-        for name in VERSIONS[self.version]:
+        for name in self._names():
             yield name, made[name].set_params(**common)
 
     def settings(self) -> dict[str, Any]:
@@ -133,7 +151,7 @@ class AutoAttack(Attack):
         return {
             "attack": "AutoAttack",
             "version": self.version,
-            "attacks": list(VERSIONS[self.version]),
+            "attacks": list(self._names()),
             "eps": float(self.eps),
             "norm": self.norm,
             "steps": self.steps,
@@ -146,7 +164,7 @@ class AutoAttack(Attack):
         log = self.__dict__.setdefault("log_", {})
         x_adv = ctx.x.clone()
         robust = ~ctx.succeeded(ctx.logits(ctx.x))
-        for name, attack in self.attacks():
+        for name, attack in self.ensemble():
             remaining = robust.nonzero().squeeze(1)
             attempted = len(remaining)
             for chunk in remaining.split(self.batch_size or max(attempted, 1)):

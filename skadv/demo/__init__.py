@@ -109,6 +109,7 @@ def run_demo(
         "platform": platform.platform(),
         "models": robust["models"],
         "augmentation": augmented["augmentation"],
+        "synthetic_report": augmented["synthetic_report"],
         "dcgan_class_agreement": augmented["dcgan_class_agreement"],
         "figures": {**robust["figures"], **augmented["figures"]},
     }

@@ -14,8 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from skadv.augment import GANAugmenter
 from skadv.callbacks import EpochProgress
+from skadv.metrics import synthetic_report
+from skadv.sampling import GANAugmenter
 
 
 def imbalanced_data(seed: int) -> tuple[np.ndarray, ...]:
@@ -33,27 +34,32 @@ def imbalanced_data(seed: int) -> tuple[np.ndarray, ...]:
     return tuple(train_test_split(X, y, test_size=0.5, stratify=y, random_state=seed))
 
 
-def compare(quick: bool, device: str, seed: int, log: Any) -> dict[str, Any]:
-    """No augmentation vs GANAugmenter vs SMOTE, with LogisticRegression downstream."""
+def compare(quick: bool, device: str, seed: int, log: Any) -> tuple[dict, dict]:
+    """No augmentation vs GANAugmenter vs SMOTE, with LogisticRegression downstream; and
+    the fidelity and privacy report of the GAN's rows (against the minority's test rows)."""
     X_train, X_test, y_train, y_test = imbalanced_data(seed)
     ways = {
         "no augmentation": lambda X, y: (X, y),
         "GANAugmenter (cgan)": GANAugmenter(
             gan="cgan",
             callbacks=[EpochProgress("cgan")],
-            batch_size=16,
-            max_epochs=100 if quick else 300,
+            max_steps=300 if quick else "auto",
             device=device,
             random_state=seed,
         ).fit_resample,
         "SMOTE": SMOTE(random_state=seed).fit_resample,
     }
-    results = {}
+    results, fidelity = {}, {}
     for name, resample in ways.items():
         log.info("augmentation: %s ...", name)
         start = time.perf_counter()
         X_res, y_res = resample(X_train, y_train)
         seconds = time.perf_counter() - start
+        if name.startswith("GANAugmenter"):
+            minority = y_train == 1
+            fidelity = synthetic_report(
+                X_train[minority], X_res[len(X_train) :], X_test[y_test == 1]
+            )
         pred = LogisticRegression(max_iter=1000).fit(X_res, y_res).predict(X_test)
         results[name] = {
             "balanced_accuracy": float(balanced_accuracy_score(y_test, pred)),
@@ -67,7 +73,7 @@ def compare(quick: bool, device: str, seed: int, log: Any) -> dict[str, Any]:
             results[name]["minority_f1"],
             seconds,
         )
-    return results
+    return results, fidelity
 
 
 def digit_samples(quick: bool, device: str, seed: int, path: Path, log: Any) -> float:
@@ -83,7 +89,7 @@ def digit_samples(quick: bool, device: str, seed: int, path: Path, log: Any) -> 
         gan="dcgan",
         callbacks=[EpochProgress("dcgan")],
         sampling_strategy="all",
-        max_epochs=30 if quick else 100,
+        max_steps=300 if quick else 1000,
         device=device,
         random_state=seed,
     )
@@ -110,8 +116,10 @@ def digit_samples(quick: bool, device: str, seed: int, path: Path, log: Any) -> 
 
 def run(out: Path, device: str, quick: bool, seed: int, log: Any) -> dict[str, Any]:
     """Both augmentation parts; return the numbers and the figure."""
+    augmentation, fidelity = compare(quick, device, seed, log)
     return {
-        "augmentation": compare(quick, device, seed, log),
+        "augmentation": augmentation,
+        "synthetic_report": fidelity,
         "dcgan_class_agreement": digit_samples(quick, device, seed, out / "gan_samples.png", log),
         "figures": {"gan_samples.png": "Real and DCGAN-generated digits per class"},
     }

@@ -68,6 +68,20 @@ def _judge(results: dict[str, Any]) -> str:
     )
 
 
+def _fidelity(results: dict[str, Any]) -> str:
+    report = results["synthetic_report"]
+    distances = report["column_distance"].values()
+    return (
+        f"mean per-column Kolmogorov-Smirnov distance {sum(distances) / len(distances):.3f} "
+        f"(0 is identical); a classifier tells synthetic from real rows with AUC "
+        f"{report['detection_auc']:.2f} (0.5 is indistinguishable); synthetic rows lie "
+        f"{report['dcr']['ratio']:.2f} times as far from the training rows as unseen real "
+        f"rows do (below 1 hints at copying); membership inference AUC "
+        f"{report['membership_auc']:.2f} (0.5: the rows give no training row away); "
+        f"{100 * report['memorization_rate']:.1f} % near-copies."
+    )
+
+
 def write_report(out: Path, results: dict[str, Any]) -> None:
     """``report.html``: the results tables and the figures, side by side with captions."""
     eps = results["config"]["eps"]
@@ -105,6 +119,8 @@ the (augmented) training half, scored on the test half. A classifier trained on 
 reads {100 * results["dcgan_class_agreement"]:.0f}&nbsp;% of the DCGAN's digits as the class
 they were generated for.</p>
 {_table(AUGMENTATION_HEADER, augmentation_rows(results))}
+<p>The GAN's synthetic minority rows, against the real minority rows they imitate and the
+test split's minority rows (which the GAN never saw): {html.escape(_fidelity(results))}</p>
 {figures}
 <p>{html.escape(footer)}; every number is in <code>results.json</code>.</p>
 </body></html>

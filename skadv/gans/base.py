@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from numbers import Integral
 from typing import Any, ClassVar
 
@@ -52,8 +53,12 @@ class GAN(BaseEstimator, ABC):
     }
 
     @abstractmethod
-    def make_encoder(self, X: np.ndarray, random_state: int | None = None) -> Any:
-        """Return an unfitted encoder (``fit``/``transform``/``inverse_transform``) for ``X``."""
+    def make_encoder(
+        self, X: np.ndarray, random_state: int | None = None, categorical: Sequence[int] = ()
+    ) -> Any:
+        """Return an unfitted encoder (``fit``/``transform``/``inverse_transform``) for
+        ``X``, whose columns at the positions ``categorical`` hold category codes 0..k-1
+        that the decoded rows must keep integral."""
 
     @abstractmethod
     def build(self, encoder: Any, n_classes: int) -> GANPair:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Integral
 from typing import Any, ClassVar
 
@@ -108,7 +109,9 @@ class DCGAN(NonSaturatingLoss, GAN):
         self.width = width
         self.n_critic = n_critic
 
-    def make_encoder(self, X: np.ndarray, random_state: int | None = None) -> Any:
+    def make_encoder(
+        self, X: np.ndarray, random_state: int | None = None, categorical: Sequence[int] = ()
+    ) -> Any:
         if X.shape[2] != X.shape[3]:
             raise ValueError(f"dcgan needs square images; got shape {X.shape[1:]}.")
         _upsamplings(X.shape[2])

@@ -1,8 +1,14 @@
-"""Invertible encodings of training data into the space a generator works in."""
+"""Invertible encodings of training rows into the space a generator works in.
+
+Every encoder takes the numeric matrix :class:`~skadv.GANAugmenter` builds (numbers, and
+categorical columns as integer codes at the positions named by ``categorical``) and
+decodes generated rows back to it: codes come back as integers, never fractions.
+"""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,25 +16,81 @@ import torch
 import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
+from sklearn.preprocessing import StandardScaler
+
+
+@dataclass(frozen=True)
+class Span:
+    """A block of encoded columns: ``tanh`` or ``linear`` (a scalar), ``softmax`` (a one-hot)."""
+
+    kind: str
+    width: int
+
+
+def activate_spans(raw: torch.Tensor, spans: Sequence[Span]) -> torch.Tensor:
+    """The generator's output activation: tanh or identity on scalars, Gumbel-softmax
+    (temperature 0.2) on one-hot blocks, as CTGAN does."""
+    out, start = [], 0
+    for span in spans:
+        block = raw[:, start : start + span.width]
+        if span.kind == "tanh":
+            block = torch.tanh(block)
+        elif span.kind == "softmax":
+            block = F.gumbel_softmax(block, tau=0.2, hard=False)
+        out.append(block)
+        start += span.width
+    return torch.cat(out, dim=1)
+
+
+def _one_hot(codes: np.ndarray, width: int) -> np.ndarray:
+    return np.eye(width, dtype=np.float32)[codes.astype(np.int64)]
 
 
 class StandardEncoder:
-    """Standardize each feature; generators output the standardized values directly."""
+    """Numbers standardized (scikit-learn's ``StandardScaler``), categorical codes one-hot.
+
+    Parameters
+    ----------
+    categorical : sequence of int, default=()
+        Positions of the columns that hold category codes 0..k-1.
+    """
+
+    def __init__(self, categorical: Sequence[int] = ()):
+        self.categorical = categorical
 
     def fit(self, X: np.ndarray) -> StandardEncoder:
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
-        self.output_dim_ = X.shape[1]
+        X = np.asarray(X, dtype=np.float64)
+        codes = set(int(i) for i in self.categorical)
+        self.numeric_ = [j for j in range(X.shape[1]) if j not in codes]
+        self.codes_ = sorted(codes)
+        self.widths_ = [int(X[:, j].max()) + 1 if len(X) else 1 for j in self.codes_]
+        self.scaler_ = StandardScaler().fit(X[:, self.numeric_]) if self.numeric_ else None
+        self.spans_ = [Span("linear", 1)] * len(self.numeric_) + [
+            Span("softmax", w) for w in self.widths_
+        ]
+        self.n_columns_ = X.shape[1]
+        self.output_dim_ = len(self.numeric_) + sum(self.widths_)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean_) / self.scale_).astype(np.float32)
+        X = np.asarray(X, dtype=np.float64)
+        blocks = [self.scaler_.transform(X[:, self.numeric_])] if self.numeric_ else []
+        blocks += [_one_hot(X[:, j], w) for j, w in zip(self.codes_, self.widths_, strict=True)]
+        return np.concatenate(blocks, axis=1).astype(np.float32)
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
-        return Z * self.scale_ + self.mean_
+        out = np.zeros((len(Z), self.n_columns_))
+        k = len(self.numeric_)
+        if k:
+            out[:, self.numeric_] = self.scaler_.inverse_transform(Z[:, :k])
+        start = k
+        for j, w in zip(self.codes_, self.widths_, strict=True):
+            out[:, j] = Z[:, start : start + w].argmax(axis=1)
+            start += w
+        return out
 
     def activate(self, raw: torch.Tensor) -> torch.Tensor:
-        return raw
+        return activate_spans(raw, self.spans_)
 
 
 class RangeEncoder:
@@ -50,14 +112,6 @@ class RangeEncoder:
         return torch.tanh(raw)
 
 
-@dataclass(frozen=True)
-class Span:
-    """A block of encoded columns: ``tanh`` (a scalar) or ``softmax`` (a one-hot)."""
-
-    kind: str
-    width: int
-
-
 class ModeSpecificEncoder:
     """Mode-specific normalization of continuous columns and one-hot categorical columns.
 
@@ -67,35 +121,29 @@ class ModeSpecificEncoder:
 
     Parameters
     ----------
-    categorical_features : sequence of int
-        Indices of categorical columns (one-hot encoded).
+    categorical : sequence of int
+        Positions of the columns holding category codes 0..k-1 (one-hot encoded).
     max_modes : int
         Largest number of mixture components per continuous column.
     random_state : int or None
         Seeds the mixtures and the mode sampling.
     """
 
-    def __init__(self, categorical_features=(), max_modes: int = 10, random_state=None):
-        self.categorical_features = categorical_features
+    def __init__(self, categorical=(), max_modes: int = 10, random_state=None):
+        self.categorical = categorical
         self.max_modes = max_modes
         self.random_state = random_state
 
     def fit(self, X: np.ndarray) -> ModeSpecificEncoder:
-        n_features = X.shape[1]
-        categorical = set(int(i) for i in self.categorical_features)
-        bad = sorted(i for i in categorical if not 0 <= i < n_features)
-        if bad:
-            raise ValueError(
-                f"categorical_features {bad} are out of range for X with {n_features} columns."
-            )
-        self.columns_ = []
-        self.spans_ = []
-        for j in range(n_features):
-            column = X[:, j].astype(np.float64)
+        X = np.asarray(X, dtype=np.float64)
+        categorical = set(int(i) for i in self.categorical)
+        self.columns_, self.spans_ = [], []
+        for j in range(X.shape[1]):
+            column = X[:, j]
             if j in categorical:
-                values = np.unique(column)
-                self.columns_.append(("categorical", values))
-                self.spans_.append(Span("softmax", len(values)))
+                width = int(column.max()) + 1
+                self.columns_.append(("categorical", width))
+                self.spans_.append(Span("softmax", width))
                 continue
             n_modes = int(min(self.max_modes, len(np.unique(column))))
             mixture = BayesianGaussianMixture(
@@ -117,16 +165,19 @@ class ModeSpecificEncoder:
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
         blocks = []
         for j, (kind, info) in enumerate(self.columns_):
-            column = X[:, j].astype(np.float64)
+            column = X[:, j]
             if kind == "categorical":
-                blocks.append((column[:, None] == info[None, :]).astype(np.float32))
+                blocks.append(_one_hot(column, info))
                 continue
             mixture, active, means, stds = info
             probs = mixture.predict_proba(column[:, None])[:, active] + 1e-12
             probs /= probs.sum(axis=1, keepdims=True)
-            modes = np.array([self._rng.choice(len(p), p=p) for p in probs])
+            # one mode per row, drawn from its posterior (inverse-CDF, all rows at once)
+            draws = self._rng.random((len(column), 1))
+            modes = np.minimum((probs.cumsum(axis=1) < draws).sum(axis=1), len(means) - 1)
             offset = np.clip((column - means[modes]) / (4 * stds[modes]), -0.99, 0.99)
             blocks.append(offset[:, None].astype(np.float32))
             blocks.append(np.eye(len(means), dtype=np.float32)[modes])
@@ -136,8 +187,8 @@ class ModeSpecificEncoder:
         columns, start = [], 0
         for kind, info in self.columns_:
             if kind == "categorical":
-                columns.append(info[Z[:, start : start + len(info)].argmax(axis=1)])
-                start += len(info)
+                columns.append(Z[:, start : start + info].argmax(axis=1).astype(np.float64))
+                start += info
                 continue
             _, _, means, stds = info
             offset = np.clip(Z[:, start], -1, 1)
@@ -147,12 +198,4 @@ class ModeSpecificEncoder:
         return np.stack(columns, axis=1)
 
     def activate(self, raw: torch.Tensor) -> torch.Tensor:
-        out, start = [], 0
-        for span in self.spans_:
-            block = raw[:, start : start + span.width]
-            if span.kind == "tanh":
-                out.append(torch.tanh(block))
-            else:
-                out.append(F.gumbel_softmax(block, tau=0.2, hard=False))
-            start += span.width
-        return torch.cat(out, dim=1)
+        return activate_spans(raw, self.spans_)

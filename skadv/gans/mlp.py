@@ -89,8 +89,10 @@ class ConditionalGAN(NonSaturatingLoss, GAN):
         self.hidden = hidden
         self.n_critic = n_critic
 
-    def make_encoder(self, X: np.ndarray, random_state: int | None = None) -> Any:
-        return StandardEncoder()
+    def make_encoder(
+        self, X: np.ndarray, random_state: int | None = None, categorical: Sequence[int] = ()
+    ) -> Any:
+        return StandardEncoder(categorical)
 
     def build(self, encoder: Any, n_classes: int) -> GANPair:
         return mlp_pair(self, encoder, n_classes, dropout=0.2)
@@ -135,8 +137,10 @@ class WGANGP(WassersteinGPLoss, GAN):
         self.n_critic = n_critic
         self.gp_weight = gp_weight
 
-    def make_encoder(self, X: np.ndarray, random_state: int | None = None) -> Any:
-        return StandardEncoder()
+    def make_encoder(
+        self, X: np.ndarray, random_state: int | None = None, categorical: Sequence[int] = ()
+    ) -> Any:
+        return StandardEncoder(categorical)
 
     def build(self, encoder: Any, n_classes: int) -> GANPair:
         return mlp_pair(self, encoder, n_classes, dropout=0.0)

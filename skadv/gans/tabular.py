@@ -36,10 +36,11 @@ class TabularGAN(WassersteinGPLoss, GAN):
     a one-hot encoding; the generator emits tanh offsets and Gumbel-softmax modes and
     categories, and a Wasserstein critic with gradient penalty judges the rows.
 
+    Categorical columns are those :class:`~skadv.GANAugmenter` detects or is told about
+    (its ``categorical`` parameter); synthetic rows only take categories seen in them.
+
     Parameters
     ----------
-    categorical_features : sequence of int, default=()
-        Indices of the categorical columns; synthetic rows only take values seen in them.
     max_modes : int, default=10
         Largest number of modes per continuous column.
     latent_dim : int, default=64
@@ -54,13 +55,12 @@ class TabularGAN(WassersteinGPLoss, GAN):
     Examples
     --------
     >>> from skadv.gans import TabularGAN
-    >>> TabularGAN(categorical_features=[3])
-    TabularGAN(categorical_features=[3])
+    >>> TabularGAN(max_modes=5)
+    TabularGAN(max_modes=5)
     """
 
     _parameter_constraints: ClassVar[dict] = {
         **GAN._parameter_constraints,
-        "categorical_features": ["array-like"],
         "max_modes": [Interval(Integral, 1, None, closed="left")],
         "hidden": [tuple, list],
         "gp_weight": [Interval(Real, 0, None, closed="left")],
@@ -68,22 +68,22 @@ class TabularGAN(WassersteinGPLoss, GAN):
 
     def __init__(
         self,
-        categorical_features: Sequence[int] = (),
         max_modes: int = 10,
         latent_dim: int = 64,
         hidden: Sequence[int] = (256, 256),
         n_critic: int = 1,
         gp_weight: float = 10.0,
     ):
-        self.categorical_features = categorical_features
         self.max_modes = max_modes
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.n_critic = n_critic
         self.gp_weight = gp_weight
 
-    def make_encoder(self, X: np.ndarray, random_state: int | None = None) -> Any:
-        return ModeSpecificEncoder(self.categorical_features, self.max_modes, random_state)
+    def make_encoder(
+        self, X: np.ndarray, random_state: int | None = None, categorical: Sequence[int] = ()
+    ) -> Any:
+        return ModeSpecificEncoder(categorical, self.max_modes, random_state)
 
     def build(self, encoder: Any, n_classes: int) -> GANPair:
         dim = encoder.output_dim_

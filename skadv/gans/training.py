@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import math
+import time
 import warnings
 from functools import partial
 from typing import Any, ClassVar
@@ -41,11 +43,15 @@ class DiversityMonitor(Callback):
         Generated and real samples compared per class.
     threshold : float, default=0.05
         Diversity under which the generator counts as collapsed.
+    every : int, default=1
+        Check every ``every`` epochs (many small epochs need not each be checked), and
+        after the last one.
     """
 
-    def __init__(self, n_samples: int = 64, threshold: float = 0.05):
+    def __init__(self, n_samples: int = 64, threshold: float = 0.05, every: int = 1):
         self.n_samples = n_samples
         self.threshold = threshold
+        self.every = every
 
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         rng = np.random.default_rng(0)
@@ -58,6 +64,8 @@ class DiversityMonitor(Callback):
         self.warned_ = False
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        if len(net.history) % self.every and len(net.history) != net.max_epochs:
+            return
         ratios = {}
         for c, real in self.real_spread_.items():
             fake = torch.as_tensor(net.generate(np.full(self.n_samples, c)))
@@ -82,6 +90,62 @@ class DiversityMonitor(Callback):
                 GANCollapseWarning,
                 stacklevel=2,
             )
+
+
+class FidelityStopping(Callback):
+    """Early stopping on a cheap fidelity signal, and a time budget.
+
+    Every ``every`` epochs it generates rows for the classes of (up to 1,024) real rows
+    and records in the history ``fidelity``: per class, the mean over encoded features of
+    the gaps between the real and synthetic means and standard deviations, averaged over
+    the classes (0 is a perfect match of both). The generator with the best fidelity is
+    kept and restored when training ends;
+    training stops after ``patience`` checks without improvement, or once the clock
+    passes ``deadline``.
+
+    Parameters
+    ----------
+    every : int, default=1
+    patience : int or None, default=None
+        None never stops early.
+    deadline : float or None, default=None
+        A ``time.monotonic()`` value; None has no time budget.
+    """
+
+    def __init__(self, every: int = 1, patience: int | None = None, deadline: float | None = None):
+        self.every = every
+        self.patience = patience
+        self.deadline = deadline
+
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        pick = np.random.default_rng(0).permutation(len(X))[:1024]
+        self.real_, self.labels_ = torch.as_tensor(X[pick]).flatten(1).double(), y[pick]
+        self.best_, self.best_state_, self.waited_ = math.inf, None, 0
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        if not len(net.history) % self.every:
+            fake = torch.as_tensor(net.generate(self.labels_)).flatten(1).double()
+            gap = (fake.mean(0) - self.real_.mean(0)).abs() + (
+                fake.std(0) - self.real_.std(0)
+            ).abs()
+            fidelity = float(gap.mean())
+            net.history.record("fidelity", fidelity)
+            if fidelity < self.best_ - 1e-4:
+                generator = net.pair().generator
+                self.best_, self.waited_ = fidelity, 0
+                self.best_state_ = {
+                    k: v.detach().clone() for k, v in generator.state_dict().items()
+                }
+            else:
+                self.waited_ += 1
+            if self.patience is not None and self.waited_ >= self.patience:
+                raise KeyboardInterrupt  # skorch's way to stop; at an epoch's end, clean
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise KeyboardInterrupt
+
+    def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        if self.best_state_ is not None:
+            net.pair().generator.load_state_dict(self.best_state_)
 
 
 @functools.cache

@@ -10,7 +10,12 @@ from skadv.metrics.robust import (
     make_robust_scorer,
     robust_accuracy,
 )
-from skadv.metrics.synthetic import class_coverage, memorization_rate, train_synthetic_test_real
+from skadv.metrics.synthetic import (
+    class_coverage,
+    memorization_rate,
+    synthetic_report,
+    train_synthetic_test_real,
+)
 from skadv.metrics.target import logits_module
 
 __all__ = [
@@ -26,5 +31,6 @@ __all__ = [
     "memorization_rate",
     "robust_accuracy",
     "robustness_report",
+    "synthetic_report",
     "train_synthetic_test_real",
 ]

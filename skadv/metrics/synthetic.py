@@ -59,9 +59,11 @@ def train_synthetic_test_real(
 def memorization_rate(X_synthetic: Any, X_real: Any, threshold: float = 0.1) -> float:
     """Fraction of synthetic rows that are near-copies of a real row.
 
-    A synthetic row counts as a copy when its distance to the nearest real row is below
-    ``threshold`` times the median distance between a real row and its nearest other
-    real row.
+    Features are standardized by the real rows' spread first, so no feature's units
+    dominate. A synthetic row counts as a copy when its distance to the nearest real row
+    is at most ``threshold`` times the median distance between a distinct real row and
+    its nearest other distinct real row (duplicated real rows are counted once, so exact
+    copies of them count too).
 
     Parameters
     ----------
@@ -83,11 +85,15 @@ def memorization_rate(X_synthetic: Any, X_real: Any, threshold: float = 0.1) -> 
     0.5
     """
     real, synthetic = _flat(X_real, "X_real"), _flat(X_synthetic, "X_synthetic")
-    if len(real) < 2:
-        raise ValueError("memorization_rate needs at least 2 real rows.")
-    real_gap = NearestNeighbors(n_neighbors=2).fit(real).kneighbors(real)[0][:, 1]
-    nearest = NearestNeighbors(n_neighbors=1).fit(real).kneighbors(synthetic)[0][:, 0]
-    return float(np.mean(nearest < threshold * np.median(real_gap)))
+    spread = real.std(axis=0)
+    spread = np.where(spread > 0, spread, 1.0)
+    real, synthetic = real / spread, synthetic / spread
+    distinct = np.unique(real, axis=0)
+    if len(distinct) < 2:
+        raise ValueError("memorization_rate needs at least 2 distinct real rows.")
+    real_gap = NearestNeighbors(n_neighbors=2).fit(distinct).kneighbors(distinct)[0][:, 1]
+    nearest = NearestNeighbors(n_neighbors=1).fit(distinct).kneighbors(synthetic)[0][:, 0]
+    return float(np.mean(nearest <= threshold * np.median(real_gap)))
 
 
 def class_coverage(
@@ -130,3 +136,116 @@ def class_coverage(
         nearest = NearestNeighbors(n_neighbors=1).fit(fake).kneighbors(rows)[0][:, 0]
         coverage[c.item()] = float(np.mean(nearest <= radius))
     return coverage
+
+
+def _encoded(tables: list[Any]) -> tuple[list[np.ndarray], list[Any]]:
+    """The tables encoded by a schema fitted on the first (real) one, and its columns."""
+    from skadv.tables import TableSchema
+
+    schema = TableSchema().fit(tables[0])
+    return [schema.encode(t).astype(np.float64) for t in tables], schema.columns_
+
+
+def synthetic_report(
+    real: Any,
+    synthetic: Any,
+    holdout: Any,
+    *,
+    y_real: Any = None,
+    y_synthetic: Any = None,
+    y_holdout: Any = None,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Fidelity and privacy of synthetic rows, against the real rows they imitate.
+
+    Parameters
+    ----------
+    real : DataFrame or array-like
+        The rows the generator was trained on.
+    synthetic : DataFrame or array-like
+        Generated rows, with the same columns.
+    holdout : DataFrame or array-like
+        Real rows the generator never saw (the privacy baseline).
+    y_real, y_synthetic, y_holdout : array-like or None, default=None
+        Class labels; with ``y_synthetic`` and ``y_holdout`` the train-on-synthetic,
+        test-on-real AUC is measured.
+    random_state : int, default=0
+
+    Returns
+    -------
+    dict
+        ``column_distance``: per column, the Kolmogorov-Smirnov statistic (numbers) or
+        the total variation distance (categories), 0 is identical; ``correlation_gap``:
+        mean absolute difference of the pairwise correlations; ``tstr_auc``;
+        ``detection_auc``: how well a classifier tells synthetic from real rows (0.5 is
+        ideal); ``dcr``: median distance from synthetic rows to their closest real row,
+        against the holdout's own median distance to the real rows (a ratio well below 1
+        means copying); ``membership_auc``: how well closeness to the synthetic rows tells
+        training rows from holdout rows (0.5 is ideal); ``memorization_rate``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skadv.metrics import synthetic_report
+    >>> rng = np.random.default_rng(0)
+    >>> real, holdout, fake = rng.normal(size=(3, 200, 3))
+    >>> report = synthetic_report(real, fake, holdout)
+    >>> round(report["detection_auc"], 1), bool(0.8 < report["dcr"]["ratio"] < 1.25)
+    (0.5, True)
+    """
+    from scipy.stats import ks_2samp
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import cross_val_predict
+
+    (R, S, H), columns = _encoded([real, synthetic, holdout])
+    distances, start = {}, 0
+    for column in columns:
+        block = slice(start, start + column.width)
+        if column.kind == "categorical":
+            distances[str(column.name)] = float(
+                0.5 * np.abs(R[:, block].mean(0) - S[:, block].mean(0)).sum()
+            )
+        else:
+            distances[str(column.name)] = float(ks_2samp(R[:, start], S[:, start]).statistic)
+        start += column.width
+    varying = (R.std(axis=0) > 0) & (S.std(axis=0) > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.abs(np.corrcoef(R[:, varying].T) - np.corrcoef(S[:, varying].T))
+    report: dict[str, Any] = {
+        "column_distance": distances,
+        "correlation_gap": float(np.nanmean(gap[np.triu_indices_from(gap, k=1)]))
+        if varying.sum() > 1
+        else 0.0,
+    }
+    if y_synthetic is not None and y_holdout is not None:
+        y_holdout = np.asarray(y_holdout)
+        model = LogisticRegression(max_iter=2000).fit(S, y_synthetic)
+        proba = model.predict_proba(H)
+        report["tstr_auc"] = float(
+            roc_auc_score(y_holdout, proba[:, 1])
+            if proba.shape[1] == 2
+            else roc_auc_score(y_holdout, proba, multi_class="ovr", labels=model.classes_)
+        )
+    spread = np.where(R.std(axis=0) > 0, R.std(axis=0), 1.0)
+    R, S, H = R / spread, S / spread, H / spread
+    both = np.concatenate([R, S])
+    is_fake = np.r_[np.zeros(len(R)), np.ones(len(S))]
+    scores = cross_val_predict(
+        LogisticRegression(max_iter=2000), both, is_fake, cv=3, method="predict_proba"
+    )[:, 1]
+    report["detection_auc"] = float(roc_auc_score(is_fake, scores))
+    to_real = NearestNeighbors(n_neighbors=1).fit(R)
+    synthetic_dcr = float(np.median(to_real.kneighbors(S)[0][:, 0]))
+    holdout_dcr = float(np.median(to_real.kneighbors(H)[0][:, 0]))
+    report["dcr"] = {
+        "synthetic": synthetic_dcr,
+        "holdout": holdout_dcr,
+        "ratio": synthetic_dcr / holdout_dcr if holdout_dcr > 0 else float("inf"),
+    }
+    to_fake = NearestNeighbors(n_neighbors=1).fit(S)
+    closeness = -np.r_[to_fake.kneighbors(R)[0][:, 0], to_fake.kneighbors(H)[0][:, 0]]
+    member = np.r_[np.ones(len(R)), np.zeros(len(H))]
+    report["membership_auc"] = float(roc_auc_score(member, closeness))
+    report["memorization_rate"] = memorization_rate(S, R)
+    return report

@@ -137,6 +137,7 @@ class FeasibleSet:
             return t.to(x.device) if t.dtype == torch.bool else t.to(x.device, x.dtype)
 
         moved = copy.copy(self)
+        moved.__dict__.pop("_bounds_for", None)
         for name in ("scale", "low", "high", "mask", "integer", "_ball"):
             setattr(moved, name, move(getattr(self, name)))
         moved.categories = [(index.to(x.device), moves) for index, moves in self.categories]
@@ -154,12 +155,24 @@ class FeasibleSet:
         """``x``, with immutable features put back to their clean values ``x0``."""
         return x if self.mask is None else torch.where(self.mask == 0, x0, x)
 
+    def _widened(self, x0: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The bounds widened to hold ``x0``; kept for the batch an attack projects around
+        at every step."""
+        cached = self.__dict__.get("_bounds_for")
+        if cached is not None and cached[0] is x0:
+            return cached[1], cached[2]
+        low = None if self.low is None else torch.minimum(self.low, x0)
+        high = None if self.high is None else torch.maximum(self.high, x0)
+        self._bounds_for = (x0, low, high)
+        return low, high
+
     def clip(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """Clip ``x`` to the bounds (widened to hold the clean values ``x0``)."""
-        if self.low is not None:
-            x = torch.maximum(x, torch.minimum(self.low, x0))
-        if self.high is not None:
-            x = torch.minimum(x, torch.maximum(self.high, x0))
+        low, high = self._widened(x0)
+        if low is not None:
+            x = torch.maximum(x, low)
+        if high is not None:
+            x = torch.minimum(x, high)
         return x
 
     def _scaled(self, delta: torch.Tensor) -> torch.Tensor:
@@ -300,10 +313,11 @@ class FeasibleSet:
         tol = self._tolerance(x0)
         found = {"finite": ~torch.isfinite(flat).all(dim=1), "ball": self._ball_excess(x, x0) > 0}
         out_of_bounds = torch.zeros_like(x, dtype=torch.bool)
-        if self.low is not None:
-            out_of_bounds |= x < torch.minimum(self.low, x0) - tol
-        if self.high is not None:
-            out_of_bounds |= x > torch.maximum(self.high, x0) + tol
+        low, high = self._widened(x0)
+        if low is not None:
+            out_of_bounds |= x < low - tol
+        if high is not None:
+            out_of_bounds |= x > high + tol
         found["bounds"] = out_of_bounds.reshape(n, -1).any(dim=1)
         if self.mask is not None:
             frozen = (self.mask == 0).expand_as(x)
