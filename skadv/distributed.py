@@ -18,9 +18,10 @@ from typing import Any
 import torch
 from skorch.exceptions import DeviceWarning
 from skorch.hf import AccelerateMixin
-from torch.nn.modules.lazy import LazyModuleMixin
 
 from skadv.gans.training import GANNet
+from skadv.seeding import torch_seeded
+from skadv.skorch_compat import AcceleratorPreparation, set_training
 from skadv.trainer import AdversarialTrainer
 
 
@@ -28,14 +29,7 @@ def quiet(*args: Any, **kwargs: Any) -> None:
     """A print-log sink that discards the log."""
 
 
-def has_uninitialized_params(module: torch.nn.Module) -> bool:
-    """Whether any lazy layer of ``module`` still waits for its first input."""
-    return any(
-        isinstance(m, LazyModuleMixin) and m.has_uninitialized_params() for m in module.modules()
-    )
-
-
-class AcceleratedNet:
+class AcceleratedNet(AcceleratorPreparation):
     """What skadv's accelerated nets add to skorch's ``AccelerateMixin``."""
 
     def __setstate__(self, state: dict) -> None:
@@ -47,44 +41,6 @@ class AcceleratedNet:
             super().__setstate__(state)
         if placed_by_accelerator:
             self.device = None
-
-    def _initialize_accelerator(self) -> Any:
-        """Prepare the module and optimizers for the accelerator, refusing what DDP cannot take.
-
-        Lazy modules are refused by name in multi-process runs: DistributedDataParallel
-        needs their parameters at the start. Only criteria with trainable parameters go to
-        the accelerator, the rest are moved to its device: on multi-process CPU runs
-        accelerate wraps every prepared module in DistributedDataParallel, which refuses a
-        parameter-less criterion such as cross-entropy (multi-GPU runs skip those already).
-        """
-        lazy = [
-            name
-            for name in self._modules
-            if isinstance(getattr(self, name + "_"), torch.nn.Module)
-            and has_uninitialized_params(getattr(self, name + "_"))
-        ]
-        if lazy and self.accelerator.num_processes > 1:
-            raise ValueError(
-                f"{type(self).__name__}: {', '.join(n + '_' for n in lazy)} has lazy layers "
-                "whose parameters do not exist yet, and DistributedDataParallel needs them "
-                "at the start. Give the module its input size (skadv.modules.MLP takes "
-                "module__n_features) or use non-lazy layers."
-            )
-        criteria = self._criteria
-        frozen = [
-            name
-            for name in criteria
-            if isinstance(getattr(self, name + "_"), torch.nn.Module)
-            and not any(p.requires_grad for p in getattr(self, name + "_").parameters())
-        ]
-        self._criteria = [name for name in criteria if name not in frozen]
-        try:
-            super()._initialize_accelerator()
-        finally:
-            self._criteria = criteria
-        for name in frozen:
-            getattr(self, name + "_").to(self.accelerator.device)
-        return self
 
 
 class AcceleratedAdversarialTrainer(AcceleratedNet, AccelerateMixin, AdversarialTrainer):
@@ -117,9 +73,21 @@ class AcceleratedAdversarialTrainer(AcceleratedNet, AccelerateMixin, Adversarial
     (2,)
     """
 
+    def initialize(self) -> AcceleratedAdversarialTrainer:
+        """:meth:`AdversarialTrainer.initialize`, through the accelerator: skorch's
+        ``AccelerateMixin`` replaces ``initialize`` rather than extending it.
+
+        Returns
+        -------
+        self
+        """
+        self._forget_data()
+        with torch_seeded(self.random_state):
+            return super().initialize()
+
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
         """One step on the objective's loss, under the accelerator's autocast."""
-        self._set_training(True)
+        set_training(self, True)
         with self.accelerator.autocast():
             loss, y_pred = self.objective_loss(batch)
             self.accelerator.backward(loss)

@@ -33,19 +33,13 @@ from typing import Any
 import torch
 from sklearn.base import BaseEstimator, clone
 
+from skadv.skorch_compat import REBUILT_BY_INITIALIZE, component_names
+
 FORMAT = "skadv-model"
 FORMAT_VERSION = 1
 META, SHELL, TENSORS = "skadv-model.json", "estimator.skops", "tensors.safetensors"
 VERSIONED = ("skadv", "skorch", "torch", "scikit-learn")
 NET_KEY, TENSOR_KEY = "__skadv_net__", "__skadv_tensor__"
-# fitted attributes that net.initialize() rebuilds, so they are not stored
-REBUILT = {
-    "callbacks_",
-    "prefixes_",
-    "cuda_dependent_attributes_",
-    "init_context_",
-    "virtual_params_",
-}
 SKADV_MODULES = (
     "skadv.trainer",
     "skadv.sampling",
@@ -176,10 +170,10 @@ class _Writer:
         return {TENSOR_KEY: key}
 
     def net(self, net: Any) -> dict[str, Any]:
-        torch_attrs = {name + "_" for name in net._modules + net._criteria + net._optimizers}
+        torch_attrs = set(component_names(net))
         state_dicts, attributes = {}, {}
         for key, value in vars(net).items():
-            if not key.endswith("_") or key.startswith("_") or key in REBUILT:
+            if not key.endswith("_") or key.startswith("_") or key in REBUILT_BY_INITIALIZE:
                 continue
             if key in torch_attrs or (
                 hasattr(value, "state_dict") and hasattr(value, "load_state_dict")
@@ -403,7 +397,7 @@ class _Reader:
         attributes = self.walk(node["attributes"])
         attributes["history_"] = History(attributes.get("history_", []))
         history = attributes.pop("history_")  # initialize() clears the history in place
-        vars(net).update(attributes)  # what initialize() needs, such as classes_inferred_
+        vars(net).update(attributes)  # what initialize() needs, such as the classes
         net.initialize()
         vars(net).update(attributes, history_=history)
         for key, state in node["state_dicts"].items():

@@ -30,7 +30,7 @@ from skadv.callbacks import EpochProgress
 from skadv.data import TensorBatches
 from skadv.gans.training import FidelityStopping, GANNet
 from skadv.plugins import get_gan, plugin_errors
-from skadv.seeding import torch_seeded
+from skadv.seeding import int_seed, torch_seeded
 from skadv.tables import TableSchema
 from skadv.validation import check_device, unique_labels
 
@@ -150,8 +150,9 @@ class GANAugmenter(BaseOverSampler):
         Extra skorch callbacks for GAN training.
     verbose : int, default=0
         1 shows a progress bar over the training epochs.
-    random_state : int or None, default=None
-        Seeds the GAN, its encoding and sampling: the same value gives the same rows.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the GAN, its encoding and sampling: the same integer gives the same rows.
+        A ``numpy.random.RandomState`` draws the seed, so each fit differs.
     accelerator : accelerate.Accelerator or None, default=None
         Train through Hugging Face accelerate (see :mod:`skadv.distributed`).
 
@@ -196,7 +197,7 @@ class GANAugmenter(BaseOverSampler):
         "device": [str],
         "callbacks": [list, None],
         "verbose": ["verbose"],
-        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "random_state": ["random_state"],
         "accelerator": [HasMethods(["prepare", "backward"]), None],
     }
 
@@ -216,7 +217,7 @@ class GANAugmenter(BaseOverSampler):
         device: str = "cpu",
         callbacks: list | None = None,
         verbose: int = 0,
-        random_state: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
         accelerator: Any = None,
     ):
         super().__init__(sampling_strategy=sampling_strategy)
@@ -321,6 +322,7 @@ class GANAugmenter(BaseOverSampler):
             check_device(self.device)
         gan = self._make_gan()
         gan._validate_params()
+        seed = int_seed(self.random_state)
         image = np.ndim(X) > 2
         if image != (getattr(gan, "input_ndim", 2) > 2):
             raise ValueError(
@@ -330,7 +332,7 @@ class GANAugmenter(BaseOverSampler):
             )
         if image:  # checks the image shape before anything is trained
             with plugin_errors(gan):
-                gan.make_encoder(X, self.random_state, ())
+                gan.make_encoder(X, seed, ())
         learned = np.array(sorted(self.sampling_strategy_))  # the classes targeted
         self.learned_classes_, self.gan_, self.gan_net_ = learned, gan, None
         self.schema_ = None if image else TableSchema(categorical=self.categorical).fit(X)
@@ -361,8 +363,8 @@ class GANAugmenter(BaseOverSampler):
             T = self.codec_.to_gan(self.schema_.encode(self._take(X, np.flatnonzero(rows))))
             categorical = self.codec_.categorical_
         with plugin_errors(gan):
-            gan.encoder_ = gan.make_encoder(T, self.random_state, categorical).fit(T)
-        with torch_seeded(self.random_state):
+            gan.encoder_ = gan.make_encoder(T, seed, categorical).fit(T)
+        with torch_seeded(seed):
             self.gan_net_ = self._train_gan(gan, gan.encoder_.transform(T), y[rows])
             X_new = self._generate(labels)
         return self._join(X, X_new, y, labels)
@@ -430,12 +432,6 @@ class GANAugmenter(BaseOverSampler):
             **placement,
         )
         net.fit(Z, np.searchsorted(self.learned_classes_, y).astype(np.int64))
-        finished = net.last_epoch_state_[0]
-        if finished == 0 and len(net.history):  # interrupted in the first epoch
-            raise KeyboardInterrupt(
-                "GAN training was interrupted in its first epoch; no rows were generated."
-            )
-        net.recover_from_interrupt()
         return net
 
     def _generate(self, labels: np.ndarray) -> Any:

@@ -31,8 +31,9 @@ from skadv.plugins import plugin_errors, resolve_attack, resolve_objective
 from skadv.precision import PRECISIONS, autocast
 from skadv.recovery import EpochSnapshots
 from skadv.seeding import torch_seeded
+from skadv.skorch_compat import GradScalerStep, inferred_classes, set_classes, set_training
 from skadv.threat.model import ThreatModel, ThreatModelWarning
-from skadv.validation import Number, check_device, unique_labels
+from skadv.validation import Number, caller_stacklevel, check_device, unique_labels
 
 
 def _index_accuracy(net: Any, X: Any, y: Any) -> float:
@@ -56,7 +57,7 @@ def _last_step_of_a_plain_pipeline(estimator: Any) -> bool:
     return False
 
 
-class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
+class AdversarialTrainer(EpochSnapshots, GradScalerStep, NeuralNetClassifier):
     """A skorch classifier trained on adversarial examples crafted per batch.
 
     Every skorch feature keeps working (``device``, callbacks, ``train_split``,
@@ -91,10 +92,10 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         integer and categorical columns, a per-feature scale of ``eps`` and relations
         between columns. ``eps`` above is its budget. ``None`` means ``ThreatModel()``.
         Inside :func:`skadv.make_pipeline`, ``X`` is the pipeline's raw input.
-    random_state : int or None, default=None
+    random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, shuffling and attack random starts during ``fit``
-        without touching torch's global generator; the same value gives the same model
-        on CPU.
+        without touching torch's global generator; the same integer gives the same model
+        on CPU. A ``numpy.random.RandomState`` draws the seeds, so each fit differs.
     precision : {"fp32", "bf16", "fp16"}, default="fp32"
         Mixed precision: the forward passes of training and of the attack run under
         ``torch.autocast`` in bfloat16 or float16 (with gradient scaling for float16).
@@ -108,6 +109,12 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         no dropout) and leaves batch-norm statistics to the training steps. ``"train"``
         crafts as fast adversarial training does (Wong et al. 2020): batch statistics,
         dropout on, and batch-norm running statistics updated by the crafting passes.
+    epoch_snapshots : bool, default=True
+        Keep a copy of the module's weights at the end of every epoch, so that a run
+        interrupted mid-epoch (Ctrl-C, skorch's ``EarlyStopping``) or stopped by a
+        diverging loss goes back to its last finished epoch. The copy costs one more
+        set of weights in the device's memory (45 MB for a ResNet-18); with False the
+        module is left as the interrupt found it.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
         Loss on logits.
     optimizer : torch optimizer class, default=torch.optim.Adam
@@ -162,10 +169,11 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Number(Real, 0, None, closed="neither")],
         "threat_model": [ThreatModel, None],
-        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "random_state": ["random_state"],
         "precision": [StrOptions(set(PRECISIONS))],
         "channels_last": ["boolean"],
         "craft_mode": [StrOptions({"eval", "train"})],
+        "epoch_snapshots": ["boolean"],
     }
 
     def __init__(
@@ -178,10 +186,11 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         ratio: float = 1.0,
         beta: float = 6.0,
         threat_model: ThreatModel | None = None,
-        random_state: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
         precision: str = "fp32",
         channels_last: bool = False,
         craft_mode: str = "eval",
+        epoch_snapshots: bool = True,
         criterion: Any = torch.nn.CrossEntropyLoss,
         optimizer: Any = torch.optim.Adam,
         lr: float = 0.001,
@@ -198,10 +207,16 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         self.precision = precision
         self.channels_last = channels_last
         self.craft_mode = craft_mode
+        self.epoch_snapshots = epoch_snapshots
 
-    @property
-    def _default_callbacks(self) -> list:
-        callbacks = dict(super()._default_callbacks)
+    def get_default_callbacks(self) -> list:
+        """skorch's classifier callbacks, with validation accuracy on encoded labels.
+
+        Returns
+        -------
+        list of (name, callback)
+        """
+        callbacks = dict(super().get_default_callbacks())
         callbacks["valid_acc"] = EpochScoring(
             _index_accuracy, name="valid_acc", lower_is_better=False
         )
@@ -224,6 +239,9 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
             )
 
     def _check_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validated ``X`` and ``y`` encoded as class indices. In the first training call
+        after ``initialize`` it also finds the classes and fits the threat model, and
+        rebuilds the module when it needs another number of classes."""
         reset = not hasattr(self, "threat_")
         X, y = validate_data(self, X, y, reset=reset, allow_nd=True, dtype=np.float32)
         y = column_or_1d(y, warn=True)
@@ -231,11 +249,12 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         check_classification_targets(y)
         if reset:
             raw = self.__dict__.get("_raw")
+            classes = labels if self.classes is None else unique_labels(self.classes, "classes")
+            rebuild = self._module_classes(len(classes)) != self.__dict__.get("_n_classes")
+            set_classes(self, classes)
+            if rebuild:
+                self.initialize()
             self.raw_space_ = raw is not None
-            if not hasattr(self, "classes_inferred_"):
-                self.classes_inferred_ = (
-                    labels if self.classes is None else unique_labels(self.classes, "classes")
-                )
             self.sample_shape_ = X.shape[1:]
             self.threat_ = raw[1] if raw is not None else self._fit_threat(X)
         else:
@@ -244,7 +263,8 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         if unseen.size:
             raise ValueError(
                 f"y contains labels never seen in the first fit: {unseen.tolist()[:10]}; "
-                f"known classes are {self.classes_.tolist()[:20]}."
+                f"known classes are {self.classes_.tolist()[:20]}. To train on labels "
+                "that arrive later, give every label with the classes parameter."
             )
         return X, np.searchsorted(self.classes_, y).astype(np.int64)
 
@@ -304,22 +324,44 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
                 )
         return self
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> AdversarialTrainer:
-        """Train the module adversarially; see skorch's ``NeuralNet.fit``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Finite floating-point training inputs.
-        y : array-like of shape (n_samples,)
-            Class labels of any type scikit-learn accepts.
-        **fit_params
-            Not supported: attacks call the module with the input alone, so passing
-            any (``sample_weight`` included) raises a TypeError.
+    def initialize(self) -> AdversarialTrainer:
+        """Validate the parameters and (re)build module, criterion, optimizer, callbacks
+        and history, seeded by ``random_state``; ``fit`` calls it, ``partial_fit`` on a
+        new estimator too. The next training call finds the classes and the threat model
+        again.
 
         Returns
         -------
         self
+        """
+        self._forget_data()
+        with torch_seeded(self.random_state):
+            super().initialize()
+        return self
+
+    def _forget_data(self) -> None:
+        """Validate the parameters; drop what the last training data determined."""
+        self._validate_hyperparams()
+        for name in ("threat_", "sample_shape_", "raw_space_"):
+            self.__dict__.pop(name, None)
+
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        """Check the data and prepare the module and the adversary.
+
+        The net's own hook runs before any callback's, so an ``LRScheduler`` sees the
+        optimizer that training will use, even when the module is rebuilt for the
+        number of classes in ``y``.
+
+        Parameters
+        ----------
+        net : AdversarialTrainer
+            This estimator (skorch passes the net to every hook).
+        X : array-like of shape (n_samples, ...)
+            Training input, as given to ``fit``.
+        y : array-like of shape (n_samples,)
+            Class labels, as given to ``fit``.
+        **kwargs
+            Further arguments skorch passes to hooks.
         """
         if _last_step_of_a_plain_pipeline(self):
             warnings.warn(
@@ -327,13 +369,77 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
                 "against a threat model in the units of the transformed features, not of the "
                 "X you pass. Use skadv.make_pipeline to craft in the raw input space.",
                 ThreatModelWarning,
-                stacklevel=2,
+                stacklevel=caller_stacklevel(),
             )
-        restart = not self.warm_start or not self.initialized_
-        if restart:
-            for name in ("classes_inferred_", "threat_", "n_features_in_", "sample_shape_"):
-                self.__dict__.pop(name, None)
-        return self._fit(X, y, restart=restart, _routing_method="fit", **fit_params)
+        self._validate_hyperparams()
+        X, y = self._check_data(X, y)
+        self._checked = (X, y)
+        with torch_seeded(self.random_state):
+            self._check_output_width(X[:1])  # also materializes lazy parameters
+        if self.channels_last:
+            self.module_.to(memory_format=torch.channels_last)
+        self.initialize_adversary()
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+
+    def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> tuple:
+        """skorch's train/validation split of the data checked in ``on_train_begin``
+        (validated ``X``, labels encoded as class indices).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training input, as given to ``fit``.
+        y : array-like of shape (n_samples,)
+            Class labels, as given to ``fit``.
+        **fit_params
+            Passed to ``train_split``.
+
+        Returns
+        -------
+        dataset_train, dataset_valid
+        """
+        checked = self.__dict__.pop("_checked", None)
+        X, y = checked if checked is not None else self._check_data(X, y)
+        return super().get_split_datasets(X, y, **fit_params)
+
+    def fit_loop(
+        self, X: Any, y: Any = None, epochs: int | None = None, **fit_params: Any
+    ) -> AdversarialTrainer:
+        """skorch's training loop, seeded by ``random_state`` (shuffling, attack starts);
+        a diverging run raises :class:`~skadv.exceptions.TrainingError` with the module
+        restored to its last finished epoch.
+
+        Parameters
+        ----------
+        X, y : array-like
+            Training data, as given to ``fit``.
+        epochs : int or None, default=None
+            Number of epochs; ``max_epochs`` if None.
+        **fit_params
+            Not supported: attacks call the module with the input alone, so any
+            (``sample_weight`` included) raises a TypeError.
+
+        Returns
+        -------
+        self
+        """
+        unsupported = sorted(name for name in fit_params if not name.startswith("_"))
+        if unsupported:
+            raise TypeError(
+                f"{type(self).__name__}.fit got unsupported arguments {unsupported}: attacks "
+                "call the module with the input alone, so fit parameters such as "
+                "sample_weight or extra forward arguments are not supported."
+            )
+        with torch_seeded(self.random_state):
+            try:
+                return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            except TrainingError as exc:
+                if not self.epoch_snapshots:
+                    raise
+                n_epochs = self.restore_last_epoch()
+                raise TrainingError(
+                    f"{exc} The module is restored to the end of epoch {n_epochs}."
+                ) from None
 
     def fit_raw(self, X: Any, y: Any, preprocessor: Any, Xt: Any) -> AdversarialTrainer:
         """Train on the output of a fitted ``preprocessor``, crafting in its raw input.
@@ -374,58 +480,20 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         self.sample_shape_ = Xt.shape[1:]
         return self
 
-    def partial_fit(
-        self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any
-    ) -> AdversarialTrainer:
-        """Train for ``max_epochs`` more epochs without re-initializing the module.
+    def on_batch_end(self, net: Any, batch: Any = None, training: bool = False, **kw: Any) -> None:
+        """Stop with a :class:`~skadv.exceptions.TrainingError` on a non-finite loss.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-        y : array-like of shape (n_samples,)
-        classes : array-like or None, default=None
-            Every class label, needed in the first call when ``y`` lacks some; later
-            calls must only use these labels.
-        **fit_params
-            Not supported, as in :meth:`fit`.
-
-        Returns
-        -------
-        self
+        net : AdversarialTrainer
+            This estimator.
+        batch : tuple or None, default=None
+            The batch just processed.
+        training : bool, default=False
+            Whether it was a training batch (validation batches are not checked).
+        **kw
+            Further arguments skorch passes to hooks.
         """
-        if classes is not None and not hasattr(self, "classes_inferred_"):
-            self.classes_inferred_ = np.unique(np.asarray(classes))
-        return self._fit(X, y, restart=not self.initialized_, **fit_params)
-
-    def _fit(self, X: Any, y: Any, *, restart: bool, **fit_params: Any) -> AdversarialTrainer:
-        unsupported = sorted(set(fit_params) - {"_routing_method"})
-        if unsupported:
-            raise TypeError(
-                f"{type(self).__name__}.fit got unsupported arguments {unsupported}: attacks "
-                "call the module with the input alone, so fit parameters such as "
-                "sample_weight or extra forward arguments are not supported."
-            )
-        self._validate_hyperparams()
-        X, y = self._check_data(X, y)
-        with torch_seeded(self.random_state):
-            if restart:
-                self.initialize()
-            self._check_output_width(X[:1])  # also materializes lazy parameters
-            if self.channels_last:
-                self.module_.to(memory_format=torch.channels_last)
-            self.initialize_adversary()
-            try:
-                NeuralNetClassifier.partial_fit(self, X, y, **fit_params)
-            except TrainingError as exc:
-                n_epochs = self.restore_last_epoch()
-                raise TrainingError(
-                    f"{exc} The module is restored to the end of epoch {n_epochs}."
-                ) from None
-        self.recover_from_interrupt()
-        return self
-
-    def on_batch_end(self, net: Any, batch: Any = None, training: bool = False, **kw: Any) -> None:
-        """Stop with a :class:`~skadv.exceptions.TrainingError` on a non-finite loss."""
         if not training:
             return
         loss = self.history[-1, "batches", -1, "train_loss"]
@@ -438,7 +506,15 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
             )
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
-        """Stop on non-finite weights; otherwise keep a snapshot of this epoch."""
+        """Stop on non-finite weights; otherwise keep a snapshot of this epoch.
+
+        Parameters
+        ----------
+        net : AdversarialTrainer
+            This estimator.
+        **kwargs
+            Further arguments skorch passes to hooks.
+        """
         params = list(self.module_.parameters())
         if params and not bool(torch.stack([p.isfinite().all() for p in params]).all()):
             raise TrainingError(
@@ -458,15 +534,27 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         self
         """
         kwargs = self.get_params_for("module")
-        if (
-            isinstance(self.module, type)
-            and "n_classes" in inspect.signature(self.module).parameters
-            and "n_classes" not in kwargs
-            and hasattr(self, "classes_inferred_")
-        ):
-            kwargs["n_classes"] = len(self.classes_inferred_)
+        classes = inferred_classes(self)
+        if classes is None and self.classes is not None:
+            classes = self.classes
+        self._n_classes = self._module_classes(None if classes is None else len(classes))
+        if self._n_classes is not None:
+            kwargs["n_classes"] = self._n_classes
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
+
+    def _module_classes(self, n_classes: int | None) -> int | None:
+        """The ``n_classes`` the module is built with, or None where it is not ours to
+        give (an instance, no such parameter, or ``module__n_classes`` set). Before the
+        classes are known: the parameter's default, or 2 where it has none."""
+        if not isinstance(self.module, type) or "n_classes" in self.get_params_for("module"):
+            return None
+        parameter = inspect.signature(self.module).parameters.get("n_classes")
+        if parameter is None:
+            return None
+        if n_classes is not None:
+            return n_classes
+        return 2 if parameter.default is inspect.Parameter.empty else parameter.default
 
     def _check_output_width(self, X: np.ndarray) -> None:
         module = self.attack_module()
@@ -485,7 +573,17 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
             )
 
     def check_data(self, X: Any, y: Any) -> None:
-        """Labels were encoded in ``fit``; keep the classes found there."""
+        """Do nothing: ``on_train_begin`` checked the data and encoded the labels.
+
+        skorch's version would set the classes from the raw ``y`` again.
+
+        Parameters
+        ----------
+        X : array-like
+            Training input.
+        y : array-like
+            Class labels.
+        """
 
     def craft(
         self, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Any = None, start: Any = None
@@ -519,21 +617,53 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
             )
 
     def attack_module(self) -> torch.nn.Module:
-        """The module attacks differentiate: ``module_`` (unwrapped when distributed),
-        behind the torch view of the pipeline's transformers while :meth:`fit_raw` runs."""
+        """The module attacks differentiate.
+
+        Returns
+        -------
+        torch.nn.Module
+            ``module_`` (unwrapped when distributed), behind the torch view of the
+            pipeline's transformers while :meth:`fit_raw` runs.
+        """
         raw = self.__dict__.get("_raw")
         return self.module_ if raw is None else torch.nn.Sequential(raw[0], self.module_)
 
     def infer(self, x: Any, **fit_params: Any) -> torch.Tensor:
-        """skorch's forward pass; while :meth:`fit_raw` runs, through the pipeline's view."""
+        """skorch's forward pass; while :meth:`fit_raw` runs, through the pipeline's view.
+
+        Parameters
+        ----------
+        x : torch.Tensor or array-like
+            A batch of input.
+        **fit_params
+            Extra forward arguments (not supported by ``fit``).
+
+        Returns
+        -------
+        torch.Tensor
+            The module's logits.
+        """
         raw = self.__dict__.get("_raw")
         if raw is not None:
             x = raw[0](to_tensor(x, device=self.device))
         return super().infer(x, **fit_params)
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
-        """One optimization step on the objective's (adversarial) loss."""
-        self._set_training(True)
+        """Compute the objective's (adversarial) loss on a batch and its gradients.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X, y)`` from the training iterator.
+        **fit_params
+            Extra forward arguments (not supported by ``fit``).
+
+        Returns
+        -------
+        dict
+            ``{"loss": loss, "y_pred": y_pred}``, as skorch expects.
+        """
+        set_training(self, True)
         with autocast(self.device, self.precision):
             loss, y_pred = self.objective_loss(batch)
         scaler = getattr(self, "grad_scaler_", None)
@@ -541,7 +671,17 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
         return {"loss": loss, "y_pred": y_pred}
 
     def initialize_optimizer(self, triggered_directly: Any = None) -> AdversarialTrainer:
-        """The optimizer, and a gradient scaler when ``precision="fp16"``."""
+        """Build the optimizer, and a gradient scaler when ``precision="fp16"``.
+
+        Parameters
+        ----------
+        triggered_directly : object, default=None
+            Unused; kept for skorch's signature.
+
+        Returns
+        -------
+        self
+        """
         super().initialize_optimizer()
         self.grad_scaler_ = (
             torch.amp.GradScaler(torch.device(self.device or "cpu").type)
@@ -549,15 +689,6 @@ class AdversarialTrainer(EpochSnapshots, NeuralNetClassifier):
             else None
         )
         return self
-
-    def _step_optimizer(self, step_fn: Any) -> None:
-        scaler = getattr(self, "grad_scaler_", None)
-        if scaler is None:
-            return super()._step_optimizer(step_fn)
-        step_fn()  # a GradScaler cannot take the step as a closure
-        for name in self._optimizers:
-            scaler.step(getattr(self, name + "_"))
-        scaler.update()
 
     def objective_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """The objective's loss on a training batch, and the predictions to log.

@@ -6,6 +6,8 @@ the parameter and says how to fix it.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,20 @@ class Number(Interval):
 
     def is_satisfied_by(self, val: Any) -> bool:
         return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn`` that points at the first frame outside
+    skadv, skorch and scikit-learn: the user's call, however deep the hook that warns."""
+    roots = tuple(
+        os.path.dirname(sys.modules[name].__file__) + os.sep
+        for name in ("skadv", "skorch", "sklearn", "imblearn")
+        if name in sys.modules
+    )
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(roots):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_device(device: Any, parameter: str = "device") -> None:

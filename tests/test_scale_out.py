@@ -29,12 +29,21 @@ def digits():
     return (X / 16.0).astype(np.float32), y
 
 
+def torch_threads(estimator, X, y):
+    """A "score": the torch threads of the process that fitted and scores the candidate."""
+    return torch.get_num_threads()
+
+
 def test_grid_search_on_a_dask_cluster(digits):
     X, y = digits
     search = GridSearchCV(
         AdversarialTrainer(MLP, max_epochs=3, lr=0.01, train_split=None, verbose=0, random_state=0),
         {"eps": [0.05, 0.1], "attack": ["fgsm-rs", "pgd"]},
-        scoring={"acc": "accuracy", "robust": make_robust_scorer("pgd", eps=0.1, steps=5)},
+        scoring={
+            "acc": "accuracy",
+            "robust": make_robust_scorer("pgd", eps=0.1, steps=5),
+            "threads": torch_threads,
+        },
         refit="robust",
         cv=2,
     )
@@ -48,8 +57,24 @@ def test_grid_search_on_a_dask_cluster(digits):
             search.fit(X[:600], y[:600])
         workers = {task["worker"] for task in stream.data}
     assert len(workers) == 2  # both workers fitted candidates
+    # dask's nanny starts each worker with OMP_NUM_THREADS=1, and torch follows it
+    assert set(search.cv_results_["mean_test_threads"]) == {1.0}
     assert len(search.cv_results_["params"]) == 4
     assert search.best_index_ == int(np.argmax(search.cv_results_["mean_test_robust"]))
+
+
+def test_grid_search_processes_split_the_cores_between_them(digits):
+    X, y = digits
+    search = GridSearchCV(
+        AdversarialTrainer(MLP, max_epochs=1, train_split=None, verbose=0, random_state=0),
+        {"eps": [0.05, 0.1]},
+        scoring=torch_threads,
+        cv=2,
+        n_jobs=2,
+    ).fit(X[:200], y[:200])
+    # joblib starts its worker processes with OMP_NUM_THREADS = cores // n_jobs
+    expected = max(joblib.cpu_count() // 2, 1)
+    assert set(search.cv_results_["mean_test_score"]) == {float(expected)}
 
 
 def test_accelerated_trainer_trains_robustly_on_cpu(digits):

@@ -114,8 +114,9 @@ def test_hardened_pipeline_is_robust_in_the_raw_space_and_the_plain_one_is_not(p
 
 def test_a_trainer_in_a_plain_pipeline_warns_that_its_units_are_transformed(digits):
     X_train, _, y_train, _ = digits
-    with pytest.warns(ThreatModelWarning, match="units of the transformed features"):
+    with pytest.warns(ThreatModelWarning, match="units of the transformed features") as record:
         sklearn_pipeline(StandardScaler(), trainer(max_epochs=1)).fit(X_train, y_train)
+    assert record[0].filename == __file__  # points at the caller, not at a skorch hook
     with warnings.catch_warnings():
         warnings.simplefilter("error", ThreatModelWarning)
         skadv.make_pipeline(StandardScaler(), trainer(max_epochs=1)).fit(X_train, y_train)

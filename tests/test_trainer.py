@@ -328,6 +328,36 @@ def test_robust_scoring_checkpoint_keeps_the_most_robust_epoch(digits, tmp_path)
         assert p.shape == q.shape
 
 
+class NeedsClasses(torch.nn.Module):
+    """A module whose n_classes has no default: the trainer gives it the data's."""
+
+    def __init__(self, n_classes):
+        super().__init__()
+        self.out = torch.nn.Linear(64, n_classes)
+
+    def forward(self, x):
+        return self.out(x)
+
+
+def test_the_module_gets_the_number_of_classes_before_any_callback_starts(digits):
+    from skorch.callbacks import LRScheduler
+
+    X_train, _, y_train, _ = digits
+    keep = y_train < 3
+    clf = fast_trainer(
+        module=NeedsClasses,
+        max_epochs=2,
+        callbacks=[LRScheduler("StepLR", step_size=1, gamma=0.5)],
+    )
+    clf.fit(X_train[keep], y_train[keep])
+    assert clf.module_.out.out_features == 3
+    # the scheduler drove the optimizer that trained the rebuilt module
+    assert clf.optimizer_.param_groups[0]["params"][0] is clf.module_.out.weight
+    assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5**2)
+    clf.fit(X_train, y_train)  # refit on ten classes rebuilds again
+    assert clf.module_.out.out_features == 10 and clf.classes_.tolist() == list(range(10))
+
+
 def test_warm_start_and_partial_fit_continue_training(digits):
     X_train, _, y_train, _ = digits
     clf = fast_trainer(module=SmallMLP, max_epochs=2, warm_start=True)
@@ -343,9 +373,14 @@ def test_warm_start_and_partial_fit_continue_training(digits):
 def test_partial_fit_with_classes(digits):
     X_train, _, y_train, _ = digits
     clf = fast_trainer(module=SmallMLP, max_epochs=1)
-    clf.partial_fit(X_train[y_train < 5], y_train[y_train < 5], classes=np.arange(10))
+    clf.partial_fit(X_train[y_train < 5], y_train[y_train < 5])
+    with pytest.raises(ValueError, match="give every label with the classes parameter"):
+        clf.partial_fit(X_train[y_train >= 5], y_train[y_train >= 5])
+    clf = fast_trainer(module=SmallMLP, max_epochs=1, classes=np.arange(10))
+    clf.partial_fit(X_train[y_train < 5], y_train[y_train < 5])
     clf.partial_fit(X_train[y_train >= 5], y_train[y_train >= 5])
     assert clf.classes_.tolist() == list(range(10))
+    assert clf.module_(torch.zeros(1, 64)).shape == (1, 10)
 
 
 def test_compile(digits):

@@ -86,7 +86,7 @@ class APGD(Attack):
         must be "ce").
     clip_values, feature_mask
         As in :class:`~skadv.attacks.Attack`.
-    random_state : int or None, default=None
+    random_state : int, RandomState instance or None, default=None
         Seed of the random starts.
 
     Examples

@@ -58,7 +58,7 @@ class AutoAttack(Attack):
     targeted : False
     clip_values, feature_mask
         As in :class:`~skadv.attacks.Attack`.
-    random_state : int or None, default=0
+    random_state : int, RandomState instance or None, default=0
         Seed of every attack of the ensemble.
 
     Examples

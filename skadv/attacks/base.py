@@ -5,21 +5,22 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from skadv.exceptions import OutOfMemoryWarning, PluginError
 from skadv.plugins import describe, origin
+from skadv.seeding import int_seed
 from skadv.threat.feasible import FeasibleSet, from_attack_params, per_sample_norm
 from skadv.validation import Number, check_feature_mask
 
-RANDOM_STATE = [Interval(Integral, 0, 2**32 - 1, closed="both"), None]
+RANDOM_STATE = ["random_state"]
 # loss_fn(logits, y) -> one loss per sample, shape (n_samples,), for the attack to maximize
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -30,6 +31,26 @@ class AttackContext:
     Built by :meth:`Attack.perturb`; attack implementations use its methods rather than
     touching the module or the constraints directly, so the threat model (budget, bounds,
     immutable, integer and categorical features, relations) is handled once.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Maps a batch to logits.
+    x : torch.Tensor of shape (n_samples, ...)
+        The clean batch.
+    y : torch.Tensor of shape (n_samples,)
+        Class indices (true, or targets when ``targeted``), or any per-sample targets
+        of ``loss_fn``.
+    targeted : bool
+        Whether the attacker moves towards ``y`` rather than away from it.
+    loss_fn : callable or None
+        ``loss_fn(logits, y)``, one loss per sample; cross-entropy when None.
+    feasible : FeasibleSet
+        Where adversarial inputs may lie.
+    generator : torch.Generator or None
+        Source of randomness for random starts.
+    start : torch.Tensor or None, default=None
+        Where attacks without a random start begin; ``x`` when None.
     """
 
     def __init__(
@@ -55,11 +76,31 @@ class AttackContext:
         self.start = x if start is None else start
 
     def gradient(self, x_adv: torch.Tensor) -> torch.Tensor:
-        """Gradient of the loss at ``x_adv`` in the direction that helps the attacker."""
+        """Gradient of the loss at ``x_adv`` in the direction that helps the attacker.
+
+        Parameters
+        ----------
+        x_adv : torch.Tensor of shape (n_samples, ...)
+            Current adversarial batch.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         return self.gradient_and_logits(x_adv)[0]
 
     def gradient_and_logits(self, x_adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`gradient` at ``x_adv``, and the (detached) logits it was computed from."""
+        """:meth:`gradient` at ``x_adv``, and the (detached) logits it was computed from.
+
+        Parameters
+        ----------
+        x_adv : torch.Tensor of shape (n_samples, ...)
+            Current adversarial batch.
+
+        Returns
+        -------
+        grad, logits : torch.Tensor
+        """
         x_adv = x_adv.detach().requires_grad_(True)
         logits = self.module(x_adv)
         (grad,) = torch.autograd.grad(self.loss_fn(logits, self.y).sum(), x_adv)
@@ -71,6 +112,16 @@ class AttackContext:
         """Per sample, whether ``logits`` already meet the attacker's goal.
 
         Untargeted: the predicted class differs from ``y``; targeted: it equals ``y``.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n_samples, n_classes)
+            The module's output on the current adversarial batch.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples,)
+            Boolean.
         """
         if self.y.ndim != 1 or self.y.is_floating_point():
             raise ValueError(
@@ -82,7 +133,17 @@ class AttackContext:
         return predicted == self.y if self.targeted else predicted != self.y
 
     def subset(self, keep: torch.Tensor) -> AttackContext:
-        """The context restricted to the samples where the boolean ``keep`` is True."""
+        """The context restricted to some samples.
+
+        Parameters
+        ----------
+        keep : torch.Tensor of shape (n_samples,)
+            Boolean: the samples to keep.
+
+        Returns
+        -------
+        AttackContext
+        """
         return AttackContext(
             self.module,
             self.x[keep],
@@ -95,33 +156,107 @@ class AttackContext:
         )
 
     def masked(self, t: torch.Tensor) -> torch.Tensor:
-        """Zero ``t`` wherever the threat model forbids changes."""
+        """Zero ``t`` wherever the threat model forbids changes.
+
+        Parameters
+        ----------
+        t : torch.Tensor of shape (n_samples, ...)
+            A perturbation or gradient.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         return self.feasible.masked(t)
 
     def clip(self, x_adv: torch.Tensor) -> torch.Tensor:
-        """Clip ``x_adv`` to the valid input range (the clean values always stay valid)."""
+        """Clip ``x_adv`` to the valid input range (the clean values always stay valid).
+
+        Parameters
+        ----------
+        x_adv : torch.Tensor of shape (n_samples, ...)
+            Current adversarial batch.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         return self.feasible.clip(x_adv, self.x)
 
-    def random_delta(self, eps: float, norm: str | None = None) -> torch.Tensor:
+    def random_delta(self, eps: float) -> torch.Tensor:
         """A random perturbation drawn uniformly from the ball of radius ``eps`` (in the
-        threat model's norm and per-feature scale)."""
+        threat model's norm and per-feature scale).
+
+        Parameters
+        ----------
+        eps : float
+            Radius of the ball.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         return self.feasible.random_delta(self.x, self.generator, eps)
 
     def project(self, x_adv: torch.Tensor) -> torch.Tensor:
-        """Project ``x_adv`` onto the (relaxed) feasible set around the clean batch."""
+        """Project ``x_adv`` onto the (relaxed) feasible set around the clean batch.
+
+        Parameters
+        ----------
+        x_adv : torch.Tensor of shape (n_samples, ...)
+            Current adversarial batch.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         return self.feasible.project(x_adv, self.x)
 
     def step(self, x_adv: torch.Tensor, grad: torch.Tensor, step_size: float) -> torch.Tensor:
-        """One projected steepest-ascent step of ``step_size`` along ``grad``."""
+        """One projected steepest-ascent step of ``step_size`` along ``grad``.
+
+        Parameters
+        ----------
+        x_adv : torch.Tensor of shape (n_samples, ...)
+            Current adversarial batch.
+        grad : torch.Tensor
+            Gradient from :meth:`gradient`, same shape.
+        step_size : float
+            Step length in the threat model's norm.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         return self.project(x_adv + step_size * self.feasible.direction(grad))
 
     def repair(self, x_adv: torch.Tensor) -> torch.Tensor:
         """Make ``x_adv`` exactly feasible (integral, one category, relations hold); a row
-        that cannot be repaired falls back to its clean version."""
+        that cannot be repaired falls back to its clean version.
+
+        Parameters
+        ----------
+        x_adv : torch.Tensor of shape (n_samples, ...)
+            Current adversarial batch.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         return self.feasible.repair(x_adv, self.x)
 
     def logits(self, x_adv: torch.Tensor) -> torch.Tensor:
-        """The module's logits at ``x_adv``, without gradients."""
+        """The module's logits at ``x_adv``, without gradients.
+
+        Parameters
+        ----------
+        x_adv : torch.Tensor of shape (n_samples, ...)
+            Current adversarial batch.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         with torch.no_grad():
             return self.module(x_adv)
 
@@ -186,8 +321,8 @@ class Attack(BaseEstimator, ABC):
     mask and any threat-model promise). A violation raises a
     :class:`~skadv.exceptions.PluginError` that names the attack and its plugin.
 
-    Parameters
-    ----------
+    Every built-in attack takes these parameters (subclasses list their own):
+
     eps : float, default=0.1
         Radius of the perturbation ball in the attack's ``norm``.
     norm : {"linf", "l2"}, default="linf"
@@ -295,6 +430,28 @@ class Attack(BaseEstimator, ABC):
         ``module_mode`` is the mode the module runs in while crafting: ``"eval"`` (the
         default), or ``"train"`` (batch norm uses batch statistics and updates its running
         ones, as fast adversarial training does).
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            Maps a batch to logits of shape (n_samples, n_classes).
+        x : torch.Tensor of shape (n_samples, ...)
+            Clean inputs.
+        y : torch.Tensor of shape (n_samples,)
+            Class indices (targets when ``targeted``), or per-sample targets of ``loss_fn``.
+        loss_fn : callable or None, default=None
+            ``loss_fn(logits, y)``, one loss per sample to maximize; cross-entropy if None.
+        feasible : FeasibleSet or None, default=None
+            The resolved threat model; the attack's own parameters when None.
+        start : torch.Tensor or None, default=None
+            Where attacks without a random start begin.
+        module_mode : {"eval", "train"}, default="eval"
+            The module's mode while crafting.
+
+        Returns
+        -------
+        torch.Tensor
+            Adversarial inputs, same shape, dtype and device as ``x``.
         """
         if not len(x):
             return x.detach().clone()
@@ -330,7 +487,17 @@ class Attack(BaseEstimator, ABC):
 
     def feasible_set(self, x: torch.Tensor) -> FeasibleSet:
         """The feasible set of this attack's own ``eps``, ``norm``, ``clip_values`` and
-        ``feature_mask``, for a batch like ``x``."""
+        ``feature_mask``, for a batch like ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, ...)
+            A batch: the set's device, dtype and sample shape.
+
+        Returns
+        -------
+        FeasibleSet
+        """
         if self.clip_values is not None:
             if len(self.clip_values) != 2:
                 raise ValueError(
@@ -357,7 +524,7 @@ class Attack(BaseEstimator, ABC):
             return None
         generator = self.__dict__.get("_generator_")
         if generator is None or generator.device != device:
-            generator = torch.Generator(device=device).manual_seed(int(seed))
+            generator = torch.Generator(device=device).manual_seed(int_seed(seed))
             self.__dict__["_generator_"] = generator
         return generator
 

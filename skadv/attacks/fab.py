@@ -80,7 +80,7 @@ class FAB(Attack):
     targeted : False
     clip_values, feature_mask
         As in :class:`~skadv.attacks.Attack`.
-    random_state : int or None, default=None
+    random_state : int, RandomState instance or None, default=None
         Seed of the random restarts.
 
     Examples

@@ -76,7 +76,7 @@ class FGSMRandomStart(Attack):
         Valid input range.
     feature_mask : array-like or None, default=None
         Zero where a feature may not change.
-    random_state : int or None, default=None
+    random_state : int, RandomState instance or None, default=None
         Seed of the random start.
 
     Examples

@@ -32,7 +32,7 @@ class PGD(Attack):
         Valid input range.
     feature_mask : array-like or None, default=None
         Zero where a feature may not change.
-    random_state : int or None, default=None
+    random_state : int, RandomState instance or None, default=None
         Seed of the random start.
     early_stop : bool, default=False
         Stop moving a sample at the first iterate that fools the model (reaches the

@@ -85,7 +85,7 @@ class Square(Attack):
         Untargeted only.
     clip_values, feature_mask
         As in :class:`~skadv.attacks.Attack`.
-    random_state : int or None, default=None
+    random_state : int, RandomState instance or None, default=None
         Seed of the random search.
 
     Examples

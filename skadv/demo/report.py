@@ -6,13 +6,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+from skadv.formatting import format_table
 
 
 def robustness_rows(results: dict[str, Any]) -> list[list[str]]:
@@ -86,9 +80,12 @@ def write_report(out: Path, results: dict[str, Any]) -> None:
     """``report.html``: the results tables and the figures, side by side with captions."""
     eps = results["config"]["eps"]
     versions = results["versions"]
+    run = results["run"]
     footer = (
-        f"Device {results['device']}, seed {results['seed']}, quick={results['config']['quick']}, "
-        f"skadv {versions['skadv']}, torch {versions['torch']}"
+        f"Total time {run['seconds']:.0f} s on {run['threads']} thread(s) of {run['cpu']} "
+        f"({run['cores']} cores), device {results['device']}, seed {results['seed']}, "
+        f"quick={results['config']['quick']}, skadv {versions['skadv']}, "
+        f"torch {versions['torch']}"
     )
     figures = "".join(
         f'<figure><img src="{name}" alt="{html.escape(caption)}">'
@@ -111,14 +108,15 @@ correctly after an attacker changes every pixel by at most eps={eps} (Linf, pixe
 report, and independently by ART's ProjectedGradientDescent (20 steps of 0.025). The
 masking checks (a large eps must bring accuracy to zero; black-box Square must not beat
 the white-box attacks; accuracy must fall with eps) name any that failed. "fit s" is the
-wall-clock training time of the model.</p>
-{_table(ROBUSTNESS_HEADER, robustness_rows(results))}
+wall-clock seconds of the model's <code>fit</code> (training only, not the evaluation),
+on the threads and CPU named at the end of this page.</p>
+{format_table(ROBUSTNESS_HEADER, robustness_rows(results), html=True)}
 <h2>GAN augmentation</h2>
 <p>A 95/5 imbalanced <code>make_classification</code> table; LogisticRegression trained on
 the (augmented) training half, scored on the test half. A classifier trained on real digits
 reads {100 * results["dcgan_class_agreement"]:.0f}&nbsp;% of the DCGAN's digits as the class
 they were generated for.</p>
-{_table(AUGMENTATION_HEADER, augmentation_rows(results))}
+{format_table(AUGMENTATION_HEADER, augmentation_rows(results), html=True)}
 <p>The GAN's synthetic minority rows, against the real minority rows they imitate and the
 test split's minority rows (which the GAN never saw): {html.escape(_fidelity(results))}</p>
 {figures}
@@ -129,14 +127,12 @@ test split's minority rows (which the GAN never saw): {html.escape(_fidelity(res
 
 
 def summary(results: dict[str, Any]) -> str:
-    """One screen: both tables as text."""
-    lines = []
-    for header, rows in (
-        (ROBUSTNESS_HEADER, robustness_rows(results)),
-        (AUGMENTATION_HEADER, augmentation_rows(results)),
-    ):
-        widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
-        for row in [header, *rows]:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-        lines.append("")
-    return "\n".join(lines)
+    """One screen: both tables as text, and the run's time and threads."""
+    run = results["run"]
+    return "\n\n".join(
+        [
+            format_table(ROBUSTNESS_HEADER, robustness_rows(results)),
+            format_table(AUGMENTATION_HEADER, augmentation_rows(results)),
+            f"{run['seconds']:.0f} s on {run['threads']} thread(s) of {run['cpu']}",
+        ]
+    )

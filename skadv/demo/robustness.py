@@ -86,32 +86,50 @@ def art_robust_accuracy(model: AdversarialTrainer, X: np.ndarray, y: np.ndarray)
     return float(np.mean(model.predict(attack.generate(X, y=y)) == y))
 
 
-def plot_examples(model: AdversarialTrainer, X: np.ndarray, y: np.ndarray, path: Path) -> None:
-    """Clean digits and their PGD versions, with the undefended model's predictions."""
-    adv = adversarial_examples(model, X[:8], y[:8], "pgd", eps=DEMO_EPS, **JUDGE)
-    clean_pred, adv_pred = model.predict(X[:8]), model.predict(adv)
-    fig, axes = plt.subplots(2, 8, figsize=(10, 3))
-    for i in range(8):
-        for row, (img, pred) in enumerate([(X[i], clean_pred[i]), (adv[i], adv_pred[i])]):
-            ax = axes[row, i]
-            ax.imshow(img.reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
-            ax.set_title(f"pred {pred}", color="black" if pred == y[i] else "red", fontsize=9)
-            ax.axis("off")
-    fig.suptitle(f"top: clean digits; bottom: PGD eps={DEMO_EPS} (undefended model)")
+def plot_examples(
+    models: dict[str, AdversarialTrainer], X: np.ndarray, y: np.ndarray, path: Path
+) -> None:
+    """Eight test digits, and their PGD versions against the undefended and the
+    Madry-trained model, each with that model's prediction and the true label."""
+    rows = [("clean", X[:8], models["undefended"])]
+    for name in ("undefended", "madry-pgd"):
+        adv = adversarial_examples(models[name], X[:8], y[:8], "pgd", eps=DEMO_EPS, **JUDGE)
+        rows.append((f"PGD vs {name}", adv, models[name]))
+    fig, axes = plt.subplots(len(rows), 8, figsize=(10, 4.6))
+    for r, (label, images, model) in enumerate(rows):
+        predictions = model.predict(images)
+        for i in range(8):
+            ax = axes[r, i]
+            ax.imshow(images[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(
+                f"true {y[i]}, pred {predictions[i]}",
+                color="black" if predictions[i] == y[i] else "red",
+                fontsize=8,
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    fig.suptitle(
+        f"PGD eps={DEMO_EPS}: the same attack fools the undefended model (middle row) and "
+        "mostly not the Madry-trained one (bottom); red: wrong prediction",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def plot_training(models: dict[str, AdversarialTrainer], path: Path) -> None:
-    """Training loss and validation robust accuracy per epoch, from skorch's history."""
-    fig, (loss_ax, robust_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, model in models.items():
-        loss_ax.plot(model.history[:, "train_loss"], label=name)
-        robust_ax.plot(model.history[:, "valid_robust_acc"], label=name)
-    loss_ax.set(xlabel="epoch", ylabel="training loss (objective)")
-    robust_ax.set(xlabel="epoch", ylabel=f"validation PGD-10 accuracy, eps={DEMO_EPS}")
-    robust_ax.legend(loc="center right")
+    """Per model its own training loss (each objective has its own scale, so they share
+    no axis), and the validation robust accuracy of all models on one axis."""
+    fig, axes = plt.subplots(1, len(models) + 1, figsize=(3 * (len(models) + 1), 3.2))
+    for ax, (name, model) in zip(axes, models.items(), strict=False):
+        objective = "cross-entropy" if model.ratio == 0 else model.objective
+        ax.plot(model.history[:, "train_loss"])
+        ax.set(xlabel="epoch", title=f"{name}\n{objective} loss")
+        axes[-1].plot(model.history[:, "valid_robust_acc"], label=name)
+    axes[-1].set(xlabel="epoch", title=f"validation PGD-10 accuracy\neps={DEMO_EPS}")
+    axes[-1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -164,8 +182,14 @@ def run(out: Path, device: str, quick: bool, seed: int, log: Any) -> dict[str, A
         "Accuracy against eps under APGD-CE, per model (dotted: the training eps)"
     )
     results["judge"] = report.settings
-    plot_examples(models["undefended"], X_test, y_test, out / "adversarial_examples.png")
-    results["figures"]["adversarial_examples.png"] = "Clean and adversarial digits"
+    plot_examples(models, X_test, y_test, out / "adversarial_examples.png")
+    results["figures"]["adversarial_examples.png"] = (
+        "Clean digits, and PGD digits against the undefended and the Madry-trained model, "
+        "with true labels and predictions"
+    )
     plot_training(models, out / "training_curves.png")
-    results["figures"]["training_curves.png"] = "Training loss and validation robust accuracy"
+    results["figures"]["training_curves.png"] = (
+        "Training loss of each model on its own axis (the objectives differ), and "
+        "validation robust accuracy per epoch"
+    )
     return results

@@ -21,6 +21,7 @@ from skadv.exceptions import GANCollapseWarning, GANTrainingError
 from skadv.gans.base import GANPair
 from skadv.plugins import plugin_errors
 from skadv.recovery import EpochSnapshots
+from skadv.skorch_compat import set_training
 
 # a GAN whose losses or synthetic rows grow past these has diverged, long before NaN
 LOSS_LIMIT = 1e6
@@ -208,8 +209,13 @@ class GANNet(EpochSnapshots, NeuralNet):
             self.module_ = self.gan.build(self.gan.encoder_, self.n_classes)
         return self
 
-    @property
-    def _default_callbacks(self) -> list:
+    def get_default_callbacks(self) -> list:
+        """Epoch timer, both losses, the diversity monitor and the epoch log.
+
+        Returns
+        -------
+        list of (name, callback)
+        """
         return [
             ("epoch_timer", EpochTimer()),
             ("d_loss", PassthroughScoring(name="d_loss", on_train=True)),
@@ -217,6 +223,15 @@ class GANNet(EpochSnapshots, NeuralNet):
             ("diversity", DiversityMonitor()),
             ("print_log", PrintLog(keys_ignored=["train_loss"])),
         ]
+
+    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        """Restore the last finished epoch after an interrupt; refuse to go on when the
+        first epoch never finished, as the generator would be untrained."""
+        if self.last_epoch_state_[0] == 0 and len(self.history):
+            raise KeyboardInterrupt(
+                "GAN training was interrupted in its first epoch; no rows were generated."
+            )
+        super().on_train_end(net, X=X, y=y, **kwargs)
 
     def initialize_optimizer(self, triggered_directly: Any = None) -> GANNet:
         """One optimizer for the generator and one for the discriminator.
@@ -250,7 +265,7 @@ class GANNet(EpochSnapshots, NeuralNet):
 
     def train_step(self, batch: Any, **fit_params: Any) -> dict:
         """``n_critic`` discriminator steps, then one generator step."""
-        self._set_training(True)
+        set_training(self, True)
         real, y = unpack_data(batch)
         device = next(self.module_.parameters()).device
         real = to_tensor(real, device=device)

@@ -129,7 +129,17 @@ class FeasibleSet:
         return ball
 
     def to(self, x: torch.Tensor) -> FeasibleSet:
-        """This set with every tensor on ``x``'s device and in its dtype."""
+        """This set with every tensor on ``x``'s device and in its dtype.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Any tensor on the target device, in the target floating dtype.
+
+        Returns
+        -------
+        FeasibleSet
+        """
 
         def move(t: torch.Tensor | None) -> torch.Tensor | None:
             if t is None:
@@ -148,7 +158,17 @@ class FeasibleSet:
     # ------------------------------------------------------------ moving
 
     def masked(self, t: torch.Tensor) -> torch.Tensor:
-        """Zero ``t`` wherever the mask forbids changes."""
+        """Zero ``t`` wherever the mask forbids changes.
+
+        Parameters
+        ----------
+        t : torch.Tensor of shape (n_samples, ...)
+            A perturbation or gradient.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         return t if self.mask is None else t * self.mask
 
     def _frozen_back(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
@@ -167,7 +187,19 @@ class FeasibleSet:
         return low, high
 
     def clip(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        """Clip ``x`` to the bounds (widened to hold the clean values ``x0``)."""
+        """Clip ``x`` to the bounds (widened to hold the clean values ``x0``).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, ...)
+            Candidate inputs.
+        x0 : torch.Tensor
+            The clean batch the perturbation is measured from, same shape as ``x``.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         low, high = self._widened(x0)
         if low is not None:
             x = torch.maximum(x, low)
@@ -192,8 +224,24 @@ class FeasibleSet:
         *,
         on_boundary: bool = False,
     ) -> torch.Tensor:
-        """A random perturbation drawn uniformly from the (scaled) ball of radius ``eps``;
-        ``on_boundary`` rescales it to the ball's surface (APGD's and FAB's starts)."""
+        """A random perturbation drawn uniformly from the (scaled) ball of radius ``eps``.
+
+        Parameters
+        ----------
+        x0 : torch.Tensor of shape (n_samples, ...)
+            The clean batch: the perturbation's shape, device and dtype.
+        generator : torch.Generator or None
+            Source of randomness; torch's global generator when None.
+        eps : float or None, default=None
+            Radius; the set's ``eps`` when None.
+        on_boundary : bool, default=False
+            Rescale to the ball's surface (APGD's and FAB's starts).
+
+        Returns
+        -------
+        torch.Tensor
+            A perturbation that is zero where the mask forbids changes.
+        """
         eps = self.eps if eps is None else eps
         if self.norm == "linf":
             u = torch.rand(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
@@ -220,6 +268,15 @@ class FeasibleSet:
 
         Categorical blocks that may switch take a sign step of ``1 / eps`` (so a step of
         ``eps`` moves them by one unit of the simplex).
+
+        Parameters
+        ----------
+        grad : torch.Tensor of shape (n_samples, ...)
+            Gradient of the attacker's loss.
+
+        Returns
+        -------
+        torch.Tensor
         """
         grad = self.masked(grad)
         if self.scale is not None and self.norm == "l2":
@@ -241,7 +298,19 @@ class FeasibleSet:
 
     def project(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """Project ``x`` onto the (relaxed) feasible set around ``x0``: mask, bounds,
-        ball, categorical simplices and one sweep of projections onto the relations."""
+        ball, categorical simplices and one sweep of projections onto the relations.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, ...)
+            Candidate inputs.
+        x0 : torch.Tensor
+            The clean batch the perturbation is measured from, same shape as ``x``.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         x = self._project_once(x, x0)
         if self.constraints is None:
             return x
@@ -262,7 +331,19 @@ class FeasibleSet:
     def repair(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """Make ``x`` exactly feasible: integers rounded (towards ``x0`` where rounding
         would leave the ball), one category per block, relations re-projected over the
-        continuous features; a row that still breaks a promise falls back to ``x0``."""
+        continuous features; a row that still breaks a promise falls back to ``x0``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, ...)
+            Candidate inputs, usually the output of :meth:`project`.
+        x0 : torch.Tensor
+            The clean batch the perturbation is measured from, same shape as ``x``.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         if not self.discrete:
             return x
         x = x.clone()
@@ -307,6 +388,18 @@ class FeasibleSet:
 
         Promises: ``finite``, ``ball`` (the eps-ball), ``bounds``, ``mask``, ``integer``,
         ``categorical`` and ``constraints``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, ...)
+            Candidate inputs.
+        x0 : torch.Tensor
+            The clean batch the perturbation is measured from, same shape as ``x``.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            Boolean tensors of shape (n_samples,).
         """
         n = len(x)
         flat = x.reshape(n, -1)
@@ -341,7 +434,20 @@ class FeasibleSet:
         return found
 
     def contains(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        """Per row, whether ``x`` keeps every promise (a clean row always does)."""
+        """Per row, whether ``x`` keeps every promise (a clean row always does).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, ...)
+            Candidate inputs.
+        x0 : torch.Tensor
+            The clean batch the perturbation is measured from, same shape as ``x``.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples,)
+            Boolean.
+        """
         problems = self.problems(x, x0)
         return ~torch.stack(list(problems.values())).any(dim=0)
 
