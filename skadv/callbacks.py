@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
-from skorch.callbacks import Callback
-from skorch.utils import data_from_dataset, to_numpy
+from skorch.callbacks import Callback, EpochScoring
+from skorch.utils import data_from_dataset, is_dataset, to_numpy
 from tqdm.auto import tqdm
 
 from skadv.metrics import attacked_accuracy
 from skadv.plugins import resolve_attack
 
+__all__ = ["EpochProgress", "RobustScoring"]
 
-class RobustScoring(Callback):
+
+class RobustScoring(EpochScoring):
     """Record robust accuracy on the validation split after every epoch.
+
+    skorch's ``EpochScoring`` with robust accuracy as its score: the score goes into the
+    history under ``name``, with ``name + "_best"`` marking the best epoch so far.
 
     Robust accuracy is measured under the net's threat model (its bounds, immutable and
     categorical columns; in the raw space for a net trained by :class:`skadv.Pipeline`).
@@ -54,24 +60,40 @@ class RobustScoring(Callback):
         batch_size: int = 256,
         attack_params: dict | None = None,
     ):
+        super().__init__(
+            scoring=self.score,
+            lower_is_better=False,
+            on_train=on_train,
+            name=name,
+            use_caching=False,
+        )
         self.attack = attack
         self.eps = eps
-        self.name = name
-        self.on_train = on_train
         self.batch_size = batch_size
         self.attack_params = attack_params
 
-    def initialize(self) -> RobustScoring:
-        self.best_score_ = -np.inf
-        return self
+    def _get_param_names(self) -> list[str]:
+        # skorch lists every attribute; the scoring settings above are fixed, not parameters
+        return sorted(p for p in inspect.signature(type(self).__init__).parameters if p != "self")
 
-    def on_epoch_end(
-        self, net: Any, dataset_train: Any = None, dataset_valid: Any = None, **kwargs: Any
-    ) -> None:
-        dataset = dataset_train if self.on_train else dataset_valid
-        if dataset is None:
-            return
-        X, y = data_from_dataset(dataset)
+    def score(self, net: Any, X: Any, y: Any) -> float:
+        """Robust accuracy of ``net`` on ``X``, under the net's threat model.
+
+        Parameters
+        ----------
+        net : AdversarialTrainer or skorch net
+            The net being trained.
+        X : array-like or skorch Dataset
+            The split being scored.
+        y : array-like of shape (n_samples,)
+            Its class indices, as the net encodes them.
+
+        Returns
+        -------
+        float
+        """
+        if is_dataset(X):
+            X, y = data_from_dataset(X)
         eps = self.eps if self.eps is not None else getattr(net, "eps", None)
         attack = resolve_attack(self.attack, **(self.attack_params or {}), eps=eps)
         threat = getattr(net, "threat_", None)
@@ -79,7 +101,7 @@ class RobustScoring(Callback):
         if threat is not None:
             feasible = threat.feasible_set(eps=attack.eps, norm=getattr(attack, "norm", None))
         module = net.attack_module() if hasattr(net, "attack_module") else net.module_
-        score = attacked_accuracy(
+        return attacked_accuracy(
             module,
             np.asarray(X),
             to_numpy(y),
@@ -89,11 +111,6 @@ class RobustScoring(Callback):
             precision=getattr(net, "precision", "fp32"),
             channels_last=bool(getattr(net, "channels_last", False)),
         )
-        is_best = score > self.best_score_
-        if is_best:
-            self.best_score_ = score
-        net.history.record(self.name, score)
-        net.history.record(self.name + "_best", bool(is_best))
 
 
 class EpochProgress(Callback):
@@ -115,10 +132,37 @@ class EpochProgress(Callback):
         self.desc = desc
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        """Open a bar of ``net.max_epochs`` steps.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        **kwargs
+            Further arguments skorch passes to hooks.
+        """
         self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, unit="epoch", leave=False)
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        """Advance the bar by one epoch.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        **kwargs
+            Further arguments skorch passes to hooks.
+        """
         self.bar_.update(1)
 
     def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        """Close the bar.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        **kwargs
+            Further arguments skorch passes to hooks.
+        """
         self.bar_.close()

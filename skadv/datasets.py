@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["make_credit"]
+
 CREDIT_CONSTRAINTS = ("debt <= 2 * income", "loan_total == loan_a + loan_b")
 
 

@@ -34,6 +34,8 @@ from sklearn.preprocessing import (
 
 from skadv.tables import Column
 
+__all__ = ["NotTranslatableError", "torch_view"]
+
 Layout = list[Column]
 ENCODERS = (OneHotEncoder, OrdinalEncoder)
 

@@ -24,9 +24,17 @@ from skadv.seeding import torch_seeded
 from skadv.skorch_compat import AcceleratorPreparation, set_training
 from skadv.trainer import AdversarialTrainer
 
+__all__ = ["AcceleratedAdversarialTrainer", "quiet"]
+
 
 def quiet(*args: Any, **kwargs: Any) -> None:
-    """A print-log sink that discards the log."""
+    """A print-log sink that discards the log.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Whatever skorch's ``PrintLog`` hands its sink; ignored.
+    """
 
 
 class AcceleratedNet(AcceleratorPreparation):
@@ -54,8 +62,17 @@ class AcceleratedAdversarialTrainer(AcceleratedNet, AccelerateMixin, Adversarial
 
     Parameters
     ----------
-    module : torch module class or instance
+    *args
+        The module, as for :class:`~skadv.AdversarialTrainer`.
     accelerator : accelerate.Accelerator
+        Places the batches, wraps the module for data parallelism and averages the
+        gradients.
+    device : None, default=None
+        Leave None: the accelerator places everything.
+    callbacks__print_log__sink : callable or "auto", default="auto"
+        Where the epoch log goes; ``"auto"`` is ``accelerator.print``.
+    unwrap_after_train : bool, default=True
+        Unwrap the module from its data-parallel wrapper after ``fit``.
     **kwargs
         Every :class:`~skadv.AdversarialTrainer` and skorch parameter.
 
@@ -86,7 +103,20 @@ class AcceleratedAdversarialTrainer(AcceleratedNet, AccelerateMixin, Adversarial
             return super().initialize()
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
-        """One step on the objective's loss, under the accelerator's autocast."""
+        """One step on the objective's loss, under the accelerator's autocast.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X, y)`` from the training iterator.
+        **fit_params
+            Extra forward arguments (not supported).
+
+        Returns
+        -------
+        dict
+            ``{"loss": loss, "y_pred": y_pred}``.
+        """
         set_training(self, True)
         with self.accelerator.autocast():
             loss, y_pred = self.objective_loss(batch)
@@ -94,7 +124,12 @@ class AcceleratedAdversarialTrainer(AcceleratedNet, AccelerateMixin, Adversarial
         return {"loss": loss, "y_pred": y_pred}
 
     def attack_module(self) -> torch.nn.Module:
-        """The module without its data-parallel wrapper, so attacks need no gradient sync."""
+        """The module without its data-parallel wrapper, so attacks need no gradient sync.
+
+        Returns
+        -------
+        torch.nn.Module
+        """
         return self.accelerator.unwrap_model(self.module_)
 
 

@@ -1,5 +1,15 @@
 """Exceptions and warnings raised by skadv."""
 
+__all__ = [
+    "GANCollapseWarning",
+    "GANTrainingError",
+    "NotDifferentiableError",
+    "OutOfMemoryWarning",
+    "PluginError",
+    "PluginWarning",
+    "TrainingError",
+]
+
 
 class PluginWarning(UserWarning):
     """A plugin failed to load, raised inside its hook or registered a taken name."""

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
+__all__ = ["MLP", "SmallCNN"]
+
 
 class MLP(torch.nn.Module):
     """A multilayer perceptron returning logits; input of any shape is flattened.
@@ -43,6 +45,17 @@ class MLP(torch.nn.Module):
         self.net = torch.nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of input.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_classes)
+        """
         return self.net(x)
 
 
@@ -77,4 +90,15 @@ class SmallCNN(torch.nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of input.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_classes)
+        """
         return self.net(x)

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
+__all__ = ["Objective", "Madry", "TRADES"]
+
 
 class Objective(BaseEstimator, ABC):
     """Base class of training objectives."""
@@ -27,7 +29,32 @@ class Objective(BaseEstimator, ABC):
 
     @abstractmethod
     def loss(self, net: Any, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the training loss of the batch and the predictions to log."""
+        """Return the training loss of the batch and the predictions to log.
+
+        Parameters
+        ----------
+        net : AdversarialTrainer
+            The estimator being trained: :meth:`~skadv.AdversarialTrainer.craft` makes
+            adversarial examples, ``net.infer`` runs the module, ``net.get_loss`` applies
+            the criterion.
+        X : torch.Tensor of shape (n_samples, ...)
+            A training batch on the training device.
+        y : torch.Tensor of shape (n_samples,)
+            Its class indices.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar to minimize.
+        y_pred : torch.Tensor
+            The module's output, for skorch's logging.
+        """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        loss = cls.__dict__.get("loss")
+        if loss is not None and not loss.__doc__:
+            loss.__doc__ = Objective.loss.__doc__
 
 
 class Madry(Objective):

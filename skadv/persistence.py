@@ -35,6 +35,8 @@ from sklearn.base import BaseEstimator, clone
 
 from skadv.skorch_compat import REBUILT_BY_INITIALIZE, component_names
 
+__all__ = ["PersistenceWarning", "dump", "load", "trusted_types", "untrusted_types"]
+
 FORMAT = "skadv-model"
 FORMAT_VERSION = 1
 META, SHELL, TENSORS = "skadv-model.json", "estimator.skops", "tensors.safetensors"

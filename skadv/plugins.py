@@ -36,6 +36,18 @@ from sklearn.base import clone
 from skadv import hookspecs
 from skadv.exceptions import PluginError, PluginWarning
 
+__all__ = [
+    "get_attack",
+    "get_gan",
+    "get_objective",
+    "get_plugin_manager",
+    "get_registry",
+    "list_attacks",
+    "list_gans",
+    "list_objectives",
+    "register_plugin",
+]
+
 ENTRY_POINT_GROUP = "skadv"
 ENV_VAR = "SKADV_PLUGINS"
 DEFAULT_PLUGINS = (

@@ -241,6 +241,12 @@ class GANAugmenter(BaseOverSampler):
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Parameters, with the GAN's hyperparameters as ``gan__<name>`` when ``deep``.
 
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also list the GAN architecture's hyperparameters (of the registered
+            architecture when ``gan`` is a name), so searches can discover them.
+
         Returns
         -------
         dict
@@ -254,6 +260,11 @@ class GANAugmenter(BaseOverSampler):
     def set_params(self, **params: Any) -> GANAugmenter:
         """Set parameters; ``gan__<name>`` sets a GAN hyperparameter (a registered name is
         replaced by the architecture object with it, so searches can vary both).
+
+        Parameters
+        ----------
+        **params
+            Estimator parameters, and ``gan__<name>`` GAN hyperparameters.
 
         Returns
         -------
@@ -307,6 +318,8 @@ class GANAugmenter(BaseOverSampler):
         X : DataFrame, array-like or list of shape (n_samples, n_features), or
             (n_samples, C, H, W) for image GANs
         y : array-like of shape (n_samples,)
+        **params
+            Passed on to imbalanced-learn's ``fit_resample`` (metadata routing).
 
         Returns
         -------

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["Column", "TableSchema"]
+
 KINDS = ("continuous", "integer", "categorical")
 
 
@@ -23,9 +25,23 @@ KINDS = ("continuous", "integer", "categorical")
 class Column:
     """One column of a table: its name, kind, dtype, bounds and categories.
 
-    ``dtype`` is the dtype's name (``"int64"``, ``"category"``, ``"bool"``, ``"str"`` ...);
-    a pandas categorical dtype also keeps its declared ``dtype_categories`` and whether it
-    is ``ordered``, so a decoded column has the very dtype of the fitted one.
+    Parameters
+    ----------
+    name : object
+        The column's name (its position for arrays).
+    kind : {"continuous", "integer", "categorical"}
+        How the column is encoded and attacked.
+    dtype : str
+        The dtype's name (``"int64"``, ``"category"``, ``"bool"``, ``"str"`` ...).
+    low, high : float, default=nan
+        The column's range in the fitted data (numeric and integer columns).
+    categories : ndarray or None, default=None
+        The categories seen in the fitted data, in code order.
+    dtype_categories : ndarray or None, default=None
+        A pandas categorical dtype's declared categories, so that a decoded column has
+        the very dtype of the fitted one.
+    ordered : bool, default=False
+        Whether that categorical dtype is ordered.
     """
 
     name: Any
@@ -43,7 +59,12 @@ class Column:
         return len(self.categories) if self.kind == "categorical" else 1
 
     def pandas_dtype(self) -> Any:
-        """The column's dtype, as pandas takes it."""
+        """The column's dtype, as pandas takes it.
+
+        Returns
+        -------
+        str or pandas.CategoricalDtype
+        """
         import pandas as pd
 
         if self.dtype == "category":
@@ -195,7 +216,12 @@ class TableSchema:
         return out
 
     def index(self) -> dict[Any, int]:
-        """Encoded feature index of every numeric column, by name (and by position)."""
+        """Encoded feature index of every numeric column, by name (and by position).
+
+        Returns
+        -------
+        dict
+        """
         found = {}
         for position, (column, where) in enumerate(zip(self.columns_, self.slices_, strict=True)):
             if column.kind != "categorical":

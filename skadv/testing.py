@@ -20,6 +20,8 @@ from sklearn.base import clone
 
 from skadv.exceptions import PluginError
 
+__all__ = ["check_attack", "check_gan", "check_objective"]
+
 
 def _instance(obj: Any, **params: Any) -> Any:
     return obj(**params) if isinstance(obj, type) else clone(obj).set_params(**params)

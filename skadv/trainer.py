@@ -739,6 +739,10 @@ class AdversarialTrainer(EpochSnapshots, GradScalerStep, NeuralNetClassifier):
         y_proba = self.predict_proba(X)
         return self.classes_[y_proba.argmax(axis=1)]
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once a training call has checked data and fitted the threat model."""
+        return hasattr(self, "threat_")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from numbers import Integral
 from typing import Any, ClassVar
 
 import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from tqdm.auto import tqdm
 
 from skadv.attacks.apgd import APGD
 from skadv.attacks.base import RANDOM_STATE, Attack, AttackContext
 from skadv.attacks.fab import FAB
 from skadv.attacks.square import Square
+
+logger = logging.getLogger("skadv")
 
 VERSIONS = {
     # the paper's budgets: 100 iterations, 9 target classes, 5,000 queries
@@ -60,6 +65,9 @@ class AutoAttack(Attack):
         As in :class:`~skadv.attacks.Attack`.
     random_state : int, RandomState instance or None, default=0
         Seed of every attack of the ensemble.
+    verbose : bool, default=False
+        Show a progress bar over the attacks and their batches. Whatever it says, each
+        attack's result is logged at INFO level on the ``"skadv"`` logger.
 
     Examples
     --------
@@ -84,6 +92,7 @@ class AutoAttack(Attack):
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "targeted": [Options(bool, {False})],
         "random_state": RANDOM_STATE,
+        "verbose": ["boolean"],
     }
 
     def __init__(
@@ -100,6 +109,7 @@ class AutoAttack(Attack):
         clip_values: tuple | None = None,
         feature_mask=None,
         random_state: int | None = 0,
+        verbose: bool = False,
     ):
         self.eps = eps
         self.norm = norm
@@ -113,6 +123,7 @@ class AutoAttack(Attack):
         self.clip_values = clip_values
         self.feature_mask = feature_mask
         self.random_state = random_state
+        self.verbose = verbose
 
     def _names(self) -> tuple[str, ...]:
         if self.version != "custom":
@@ -164,17 +175,30 @@ class AutoAttack(Attack):
         log = self.__dict__.setdefault("log_", {})
         x_adv = ctx.x.clone()
         robust = ~ctx.succeeded(ctx.logits(ctx.x))
-        for name, attack in self.ensemble():
-            remaining = robust.nonzero().squeeze(1)
-            attempted = len(remaining)
-            for chunk in remaining.split(self.batch_size or max(attempted, 1)):
-                keep = torch.zeros_like(robust)
-                keep[chunk] = True
-                sub = ctx.subset(keep)
-                found = attack._run(sub)
-                fooled = sub.succeeded(sub.logits(found))
-                x_adv[chunk[fooled]] = found[fooled]
-                robust[chunk[fooled]] = False
-            given, left = log.get(name, (0, 0))
-            log[name] = (given + attempted, left + int(robust.sum()))
+        names = self._names()
+        with tqdm(total=len(names), desc="AutoAttack", disable=not self.verbose) as bar:
+            for name, attack in self.ensemble():
+                start = time.perf_counter()
+                remaining = robust.nonzero().squeeze(1)
+                attempted = len(remaining)
+                chunks = remaining.split(self.batch_size or max(attempted, 1))
+                for chunk in chunks:
+                    keep = torch.zeros_like(robust)
+                    keep[chunk] = True
+                    sub = ctx.subset(keep)
+                    found = attack._run(sub)
+                    fooled = sub.succeeded(sub.logits(found))
+                    x_adv[chunk[fooled]] = found[fooled]
+                    robust[chunk[fooled]] = False
+                    bar.update(1 / len(chunks))
+                given, left = log.get(name, (0, 0))
+                log[name] = (given + attempted, left + int(robust.sum()))
+                bar.set_postfix_str(f"{name}: {int(robust.sum())} of {len(robust)} robust")
+                logger.info(
+                    "AutoAttack %s: %d of %d samples still robust (%.1f s)",
+                    name,
+                    int(robust.sum()),
+                    len(robust),
+                    time.perf_counter() - start,
+                )
         return x_adv

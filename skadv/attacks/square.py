@@ -173,7 +173,26 @@ class Square(Attack):
         feasible: FeasibleSet,
         generator: torch.Generator | None,
     ) -> torch.Tensor:
-        """The random search on ``x0`` with class indices ``y``, restarts included."""
+        """The random search on ``x0`` with class indices ``y``, restarts included.
+
+        Parameters
+        ----------
+        scores : callable
+            Maps a batch to class scores (logits or probabilities).
+        x0 : torch.Tensor of shape (n_samples, ...)
+            Clean inputs.
+        y : torch.Tensor of shape (n_samples,)
+            True class indices.
+        feasible : FeasibleSet
+            Where the adversarial inputs may lie.
+        generator : torch.Generator or None
+            Source of randomness.
+
+        Returns
+        -------
+        torch.Tensor
+            The adversarial inputs.
+        """
         best = x0.clone()
         robust = margins(scores(x0), y) > 0
         for _ in range(self.n_restarts):

@@ -19,6 +19,13 @@ class GANPair(torch.nn.Module):
 
     Both are reached through ``forward`` (``part="generator"`` or ``"discriminator"``), so
     a data-parallel wrapper around the pair sees, and synchronizes, every call.
+
+    Parameters
+    ----------
+    generator : torch.nn.Module
+        Maps ``(z, y_onehot)`` to encoded samples.
+    discriminator : torch.nn.Module
+        Maps ``(x, y_onehot)`` to one logit or critic score per sample.
     """
 
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module):
@@ -27,6 +34,22 @@ class GANPair(torch.nn.Module):
         self.discriminator = discriminator
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, part: str = "generator") -> torch.Tensor:
+        """Run one part of the pair.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Latent vectors for the generator, samples for the discriminator.
+        y : torch.Tensor of shape (n_samples, n_classes)
+            One-hot class conditions.
+        part : {"generator", "discriminator"}, default="generator"
+            Which part to run.
+
+        Returns
+        -------
+        torch.Tensor
+            Encoded samples (generator) or one score per sample (discriminator).
+        """
         return getattr(self, part)(x, y)
 
 
@@ -40,10 +63,9 @@ class GAN(BaseEstimator, ABC):
     encoded samples; discriminators take ``(x, y_onehot)`` and return one logit or
     critic score per sample.
 
-    Class attributes
-    ----------------
-    input_ndim : int
-        2 for tabular (n_samples, n_features) input, 4 for images (n_samples, C, H, W).
+    Subclasses set the class attribute ``input_ndim``: 2 for tabular (n_samples,
+    n_features) input, 4 for images (n_samples, C, H, W). Methods they implement without
+    a docstring take the base class's.
     """
 
     input_ndim: ClassVar[int] = 2
@@ -52,17 +74,49 @@ class GAN(BaseEstimator, ABC):
         "n_critic": [Interval(Integral, 1, None, closed="left")],
     }
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("make_encoder", "build", "discriminator_loss", "generator_loss"):
+            method = cls.__dict__.get(name)
+            if method is not None and not method.__doc__:
+                method.__doc__ = getattr(GAN, name).__doc__
+
     @abstractmethod
     def make_encoder(
         self, X: np.ndarray, random_state: int | None = None, categorical: Sequence[int] = ()
     ) -> Any:
-        """Return an unfitted encoder (``fit``/``transform``/``inverse_transform``) for
-        ``X``, whose columns at the positions ``categorical`` hold category codes 0..k-1
-        that the decoded rows must keep integral."""
+        """Return an unfitted encoder (``fit``/``transform``/``inverse_transform``) for ``X``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features) or (n_samples, C, H, W)
+            The rows the GAN will learn, numerically coded.
+        random_state : int or None, default=None
+            Seed for encoders that fit anything random (mixture models).
+        categorical : sequence of int, default=()
+            Columns that hold category codes 0..k-1, which decoded rows must keep
+            integral.
+
+        Returns
+        -------
+        encoder
+        """
 
     @abstractmethod
     def build(self, encoder: Any, n_classes: int) -> GANPair:
-        """Return the generator and discriminator for data encoded by ``encoder``."""
+        """Return the generator and discriminator for data encoded by ``encoder``.
+
+        Parameters
+        ----------
+        encoder : fitted encoder
+            The output of :meth:`make_encoder`, fitted.
+        n_classes : int
+            Number of classes the pair is conditioned on.
+
+        Returns
+        -------
+        GANPair
+        """
 
     @abstractmethod
     def discriminator_loss(
@@ -72,13 +126,45 @@ class GAN(BaseEstimator, ABC):
         fake: torch.Tensor,
         y: torch.Tensor,
     ) -> torch.Tensor:
-        """Loss the discriminator minimizes on a batch of real and generated samples."""
+        """Loss the discriminator minimizes on a batch of real and generated samples.
+
+        Parameters
+        ----------
+        discriminator : callable
+            ``discriminator(x, y_onehot)``, one score per sample.
+        real : torch.Tensor
+            Encoded real samples.
+        fake : torch.Tensor
+            Generated samples, same shape.
+        y : torch.Tensor of shape (n_samples, n_classes)
+            One-hot class conditions.
+
+        Returns
+        -------
+        torch.Tensor
+            A scalar.
+        """
 
     @abstractmethod
     def generator_loss(
         self, discriminator: torch.nn.Module, fake: torch.Tensor, y: torch.Tensor
     ) -> torch.Tensor:
-        """Loss the generator minimizes on a batch of generated samples."""
+        """Loss the generator minimizes on a batch of generated samples.
+
+        Parameters
+        ----------
+        discriminator : callable
+            ``discriminator(x, y_onehot)``, one score per sample.
+        fake : torch.Tensor
+            Generated samples.
+        y : torch.Tensor of shape (n_samples, n_classes)
+            One-hot class conditions.
+
+        Returns
+        -------
+        torch.Tensor
+            A scalar.
+        """
 
 
 class NonSaturatingLoss:

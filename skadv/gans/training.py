@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 import warnings
@@ -22,6 +23,8 @@ from skadv.gans.base import GANPair
 from skadv.plugins import plugin_errors
 from skadv.recovery import EpochSnapshots
 from skadv.skorch_compat import set_training
+
+logger = logging.getLogger("skadv")
 
 # a GAN whose losses or synthetic rows grow past these has diverged, long before NaN
 LOSS_LIMIT = 1e6
@@ -140,8 +143,16 @@ class FidelityStopping(Callback):
             else:
                 self.waited_ += 1
             if self.patience is not None and self.waited_ >= self.patience:
+                logger.info(
+                    "GAN training stops early after epoch %d: per-class fidelity %.4f has "
+                    "not improved for %d checks",
+                    len(net.history),
+                    self.best_,
+                    self.waited_,
+                )
                 raise KeyboardInterrupt  # skorch's way to stop; at an epoch's end, clean
         if self.deadline is not None and time.monotonic() > self.deadline:
+            logger.info("GAN training stops at its time budget after epoch %d", len(net.history))
             raise KeyboardInterrupt
 
     def on_train_end(self, net: Any, **kwargs: Any) -> None:

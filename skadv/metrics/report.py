@@ -3,12 +3,14 @@ gradient masking, and a record in the shape of a RobustBench model card."""
 
 from __future__ import annotations
 
+import logging
 import platform
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from skadv.metrics.robust import accuracy_under_attack, evaluation, robust_accuracy
 from skadv.threat.model import ThreatModel
@@ -17,6 +19,7 @@ from skadv.threat.model import ThreatModel
 # white-box attacks (the reference implementation's 0.2 %), a rise of accuracy with eps
 LARGE_EPS_ACCURACY, SQUARE_GAIN, RISE = 0.05, 0.002, 0.005
 EPS_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+logger = logging.getLogger("skadv")
 
 
 @dataclass
@@ -32,18 +35,25 @@ class Check:
 class RobustnessReport:
     """What :func:`robustness_report` found; ``to_dict`` gives the JSON record.
 
-    Attributes
+    Parameters
     ----------
-    clean_accuracy, robust_accuracy : float
+    clean_accuracy : float
+        Accuracy on the clean inputs.
+    robust_accuracy : float
+        Accuracy under the AutoAttack ensemble.
     breakdown : dict
         Accuracy after each attack of the ensemble, in order (the last is the robust
         accuracy).
     curve : dict
         APGD-CE accuracy at multiples of eps (for the monotonicity check).
     checks : list of Check
+        The gradient-masking checks and whether each passed.
     settings : dict
         Attack version, eps, norm, budgets, seed.
     n_samples : int
+        Number of samples judged.
+    threat_model : dict, default={}
+        The threat model's parameters, for the record.
     """
 
     clean_accuracy: float
@@ -61,7 +71,12 @@ class RobustnessReport:
         return [check.name for check in self.checks if not check.passed]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able record in the shape of a RobustBench model card."""
+        """A JSON-able record in the shape of a RobustBench model card.
+
+        Returns
+        -------
+        dict
+        """
         return {
             "clean_acc": round(100 * self.clean_accuracy, 2),
             "autoattack_acc": round(100 * self.robust_accuracy, 2),
@@ -93,6 +108,7 @@ def robustness_report(
     random_state: int = 0,
     large_eps: float | None = None,
     batch_size: int = 256,
+    verbose: bool = False,
     **attack_params: Any,
 ) -> RobustnessReport:
     """Judge ``estimator`` with AutoAttack and check the judgement for gradient masking.
@@ -118,6 +134,9 @@ def robustness_report(
     large_eps : float or None, default=None
         Budget of the first check; None means 16 times ``eps``.
     batch_size : int, default=256
+    verbose : bool, default=False
+        Show progress bars: AutoAttack's over its attacks, then one over the checks.
+        The stages are also logged at INFO level on the ``"skadv"`` logger.
     **attack_params
         Further AutoAttack parameters (``steps``, ``n_queries``, ``n_target_classes``),
         to shrink budgets for quick looks; reports then say so in ``settings``.
@@ -153,39 +172,31 @@ def robustness_report(
         attack_params=params,
         caller="robustness_report",
     )
-    robust = accuracy_under_attack(ev, batch_size)
+    robust = accuracy_under_attack(ev, batch_size, verbose)
     n = len(ev.y)
     clean = float(np.mean(np.argmax(estimator.predict_proba(X), axis=1) == ev.y))
     log = ev.attack.log_
     breakdown = {"clean": clean, **{name: left / n for name, (_, left) in log.items()}}
-    curve = {
-        f"{factor:g} eps": robust_accuracy(
+    logger.info("robustness report: AutoAttack robust accuracy %.4f", robust)
+    large = 16 * eps if large_eps is None else large_eps
+    judged = {}
+    budgets = [*(factor * eps for factor in EPS_FACTORS), large]
+    for budget in tqdm(budgets, desc="APGD-CE over eps", disable=not verbose):
+        judged[budget] = robust_accuracy(
             estimator,
             X,
             y,
             "apgd-ce",
-            eps=factor * eps,
+            eps=budget,
             norm=norm,
             threat_model=threat_model,
             random_state=random_state,
             batch_size=batch_size,
             steps=ev.attack.steps,
         )
-        for factor in EPS_FACTORS
-    }
-    large = 16 * eps if large_eps is None else large_eps
-    at_large = robust_accuracy(
-        estimator,
-        X,
-        y,
-        "apgd-ce",
-        eps=large,
-        norm=norm,
-        threat_model=threat_model,
-        random_state=random_state,
-        batch_size=batch_size,
-        steps=ev.attack.steps,
-    )
+        logger.info("robustness report: APGD-CE at eps %g: %.4f", budget, judged[budget])
+    curve = {f"{factor:g} eps": judged[factor * eps] for factor in EPS_FACTORS}
+    at_large = judged[large]
     values = list(curve.values())
     rise = max((b - a for a, b in zip(values, values[1:], strict=False)), default=0.0)
     white = [v for k, v in breakdown.items() if k not in ("clean", "square")]

@@ -18,6 +18,7 @@ import torch
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from sklearn.utils.validation import column_or_1d
+from tqdm.auto import tqdm
 
 from skadv.metrics.target import Target, attack_target
 from skadv.plugins import plugin_errors, resolve_attack
@@ -28,7 +29,19 @@ from skadv.validation import Number, check_fitted_classifier, unique_labels
 
 
 def class_indices(estimator: Any, y: Any) -> np.ndarray:
-    """Map labels ``y`` to column indices of ``estimator.classes_``."""
+    """Map labels ``y`` to column indices of ``estimator.classes_``.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        Has ``classes_``.
+    y : array-like of shape (n_samples,)
+        Labels the estimator knows.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
     classes = np.asarray(estimator.classes_)
     y = np.asarray(y)
     unseen = np.setdiff1d(unique_labels(y), classes)
@@ -101,7 +114,9 @@ class Evaluation:
         """Whether the attack uses the target's torch module (else only its predictions)."""
         return getattr(self.attack, "needs_gradients", True) or self.target.module is not None
 
-    def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, batch_size: int, verbose: bool = False
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Adversarial batches of the target's inputs, in its encoded raw space."""
         return _adversarial_batches(
             self.target.module,
@@ -112,6 +127,7 @@ class Evaluation:
             batch_size=batch_size,
             precision=self.precision,
             channels_last=self.target.channels_last,
+            verbose=verbose,
         )
 
 
@@ -166,8 +182,11 @@ def _adversarial_batches(
     batch_size: int,
     precision: str,
     channels_last: bool,
+    verbose: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Adversarial batches of ``X`` (on the module's device) and their class indices."""
+    """Adversarial batches of ``X`` (on the module's device) and their class indices,
+    with a progress bar over the batches when ``verbose`` (or over the attacks of an
+    ensemble that batches itself)."""
     param = next(module.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None else torch.float32
@@ -177,8 +196,11 @@ def _adversarial_batches(
     memory_format = torch.channels_last if channels_last and X.ndim == 4 else None
     if getattr(attack, "batches_itself", False):
         attack.set_params(batch_size=batch_size)
-        batch_size = max(len(X), 1)
-    for start in range(0, len(X), batch_size):
+        if verbose and "verbose" in attack.get_params():
+            attack.set_params(verbose=True)
+        batch_size, verbose = max(len(X), 1), False
+    starts = range(0, len(X), batch_size)
+    for start in tqdm(starts, desc=type(attack).__name__, unit="batch", disable=not verbose):
         xb = torch.as_tensor(X[start : start + batch_size], device=device, dtype=dtype)
         if memory_format is not None:
             xb = xb.contiguous(memory_format=memory_format)
@@ -208,12 +230,13 @@ def _black_box(ev: Evaluation) -> np.ndarray:
     return np.asarray(X_adv, dtype=target.X.dtype)
 
 
-def accuracy_under_attack(ev: Evaluation, batch_size: int) -> float:
+def accuracy_under_attack(ev: Evaluation, batch_size: int, verbose: bool = False) -> float:
     """The share of an evaluation's samples the attack does not fool."""
     if not ev.white_box:
         proba = ev.target.predict_proba(_black_box(ev))
         return float(np.mean(np.argmax(proba, axis=1) == ev.y))
-    return _count_correct(ev.target.module, ev.batches(batch_size), ev.precision) / len(ev.y)
+    batches = ev.batches(batch_size, verbose)
+    return _count_correct(ev.target.module, batches, ev.precision) / len(ev.y)
 
 
 def robust_accuracy(
@@ -226,6 +249,7 @@ def robust_accuracy(
     threat_model: ThreatModel | None = None,
     batch_size: int = 256,
     precision: str = "auto",
+    verbose: bool = False,
     **attack_params: Any,
 ) -> float:
     """Accuracy of a fitted classifier on adversarial versions of ``X``.
@@ -260,6 +284,8 @@ def robust_accuracy(
         ``"auto"`` takes the estimator's own ``precision`` (an
         :class:`~skadv.AdversarialTrainer` trained in bf16 is judged in bf16) and is
         fp32 for anything else; the estimator's ``channels_last`` is followed too.
+    verbose : bool, default=False
+        Show a progress bar over the batches (over the attacks, for AutoAttack).
     **attack_params
         Further attack parameters, such as ``steps=20``, or ``early_stop=True`` for the
         iterative attacks, which is faster and finds at least the same adversarial
@@ -295,7 +321,7 @@ def robust_accuracy(
         attack_params=attack_params,
         caller="robust_accuracy",
     )
-    return accuracy_under_attack(ev, batch_size)
+    return accuracy_under_attack(ev, batch_size, verbose)
 
 
 def adversarial_examples(
@@ -412,7 +438,23 @@ def attacked_accuracy(
 
 
 class RobustScorer:
-    """Scorer returning :func:`robust_accuracy`; made by :func:`make_robust_scorer`."""
+    """Scorer returning :func:`robust_accuracy`; made by :func:`make_robust_scorer`.
+
+    Parameters
+    ----------
+    attack : str or Attack
+        The attack.
+    eps : float or None
+        Budget.
+    threat_model : ThreatModel or None
+        What the attacker may change.
+    batch_size : int
+        Samples attacked at once.
+    precision : str
+        Autocast dtype.
+    attack_params : dict
+        Further attack parameters.
+    """
 
     def __init__(
         self,
