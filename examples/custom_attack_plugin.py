@@ -1,4 +1,8 @@
-"""Write your own attack and plug it into skadv.
+"""
+Write your own attack plugin
+============================
+
+Write your own attack and plug it into skadv.
 
 A plugin is a module (or any object) with hook implementations. Installed packages are
 found through the ``skadv`` entry-point group (see README, "Write, test and publish a

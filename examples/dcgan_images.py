@@ -1,4 +1,8 @@
-"""Generate digit images with the conditional DCGAN and augment a small image data set.
+"""
+Generate digits with a conditional DCGAN
+========================================
+
+Generate digit images with the conditional DCGAN and augment a small image data set.
 
 Trains on 10 % of scikit-learn's digits, as images (n, 1, 8, 8); adds 50 generated digits
 per class; compares a classifier trained with and without them on the remaining 90 %.

@@ -1,4 +1,8 @@
-"""Choose eps and the attack by cross-validated robust accuracy, not clean accuracy.
+"""
+Choose eps and the attack by robust accuracy
+============================================
+
+Choose eps and the attack by cross-validated robust accuracy, not clean accuracy.
 
 GridSearchCV over AdversarialTrainer's threat model and training attack, scored on both
 accuracy and PGD robust accuracy, refitting the most robust model.

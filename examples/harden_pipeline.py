@@ -1,4 +1,8 @@
-"""Harden a classifier inside a Pipeline, with the threat model in the data's own columns.
+"""
+Harden a classifier inside a Pipeline
+=====================================
+
+Harden a classifier inside a Pipeline, with the threat model in the data's own columns.
 
 Breast-cancer data (scikit-learn's bundled copy, as a DataFrame): MinMaxScaler then an
 MLP trained with PGD adversarial training. ``skadv.make_pipeline`` crafts the adversarial

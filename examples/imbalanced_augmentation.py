@@ -1,4 +1,8 @@
-"""GAN augmentation of an imbalanced data set inside imbalanced-learn's Pipeline.
+"""
+GAN augmentation inside imbalanced-learn's Pipeline
+===================================================
+
+GAN augmentation of an imbalanced data set inside imbalanced-learn's Pipeline.
 
 The GAN is fitted inside each cross-validation fold, on that fold's training rows only:
 synthetic rows never leak into a test fold. Compared with no augmentation and SMOTE.

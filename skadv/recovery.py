@@ -16,7 +16,7 @@ class EpochSnapshots:
     :meth:`recover_from_interrupt` puts the module and the history back to the last
     finished epoch when the interrupt came mid-epoch, and says so.
 
-    A snapshot is a copy of every weight and buffer (for ResNet-18, 45 MB), kept in the
+    A snapshot is a copy of every weight and buffer (for a PreAct ResNet-18, 43 MB), kept in the
     memory of the module's device. Nets with an ``epoch_snapshots`` parameter set to
     False keep none and leave an interrupted module as skorch does.
     """
@@ -26,6 +26,7 @@ class EpochSnapshots:
     def _snapshot(self) -> None:
         if not getattr(self, "epoch_snapshots", True):
             return
+        self.__dict__.pop("last_epoch_state_", None)  # one copy at a time, not two
         state = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
         self.last_epoch_state_ = (len(self.history), state)
 

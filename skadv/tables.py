@@ -243,7 +243,7 @@ class TableSchema:
             )
 
     def encode(self, X: Any) -> np.ndarray:
-        """Encode ``X`` to a float array of shape (n_samples, n_features_out_), or the
+        """Encode ``X`` to a float array of shape ``(n_samples, n_features_out_)``, or the
         fitted image shape for images.
 
         Parameters
@@ -282,7 +282,7 @@ class TableSchema:
 
         Parameters
         ----------
-        Z : ndarray of shape (n_samples, n_features_out_)
+        Z : ndarray of shape ``(n_samples, n_features_out_)``
         index : pandas Index or None, default=None
             Row index of the DataFrame returned; a fresh range when None.
 

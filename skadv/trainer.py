@@ -113,7 +113,7 @@ class AdversarialTrainer(EpochSnapshots, GradScalerStep, NeuralNetClassifier):
         Keep a copy of the module's weights at the end of every epoch, so that a run
         interrupted mid-epoch (Ctrl-C, skorch's ``EarlyStopping``) or stopped by a
         diverging loss goes back to its last finished epoch. The copy costs one more
-        set of weights in the device's memory (45 MB for a ResNet-18); with False the
+        set of weights in the device's memory (43 MB for a PreAct ResNet-18); with False the
         module is left as the interrupt found it.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
         Loss on logits.

@@ -63,6 +63,33 @@ def test_demo_quick_writes_report_and_results(tmp_path):
     assert 0.0 <= results["dcgan_class_agreement"] <= 1.0
     assert results["versions"]["skadv"] == skadv.__version__
     assert results["seed"] == 0 and results["device"] == "cpu"
+    run = results["run"]
+    assert run["threads"] == 1 and run["seconds"] > 0 and run["cpu"]
+    assert f"on 1 thread(s) of {run['cpu']}" in (out / "report.html").read_text()
+
+
+def test_the_demo_limits_torch_and_blas_threads_and_restores_them():
+    from threadpoolctl import threadpool_info
+
+    from skadv.demo import limited_threads
+
+    before = torch.get_num_threads()
+    with limited_threads(1):
+        assert torch.get_num_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    assert torch.get_num_threads() == before
+
+
+def test_demo_without_its_extra_says_how_to_install_it():
+    hide_art = (  # a None entry in sys.modules: art is not importable, find_spec says so
+        "import sys; sys.modules['art'] = None\n"
+        "from skadv.cli import main\n"
+        "sys.exit(main(['demo', '--quick']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", hide_art], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "adversarial-robustness-toolbox" in result.stderr
+    assert "pip install 'skadv[demo]'" in result.stderr
 
 
 def run_demo_cli(*args):

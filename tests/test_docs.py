@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import runpy
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -75,20 +77,40 @@ def test_docstring_documents_parameters_and_returns(path):
 
 
 README = Path(__file__).parents[1] / "README.md"
+FILE_BLOCK = re.compile(r"# (\S+\.py)\n")
 
 
 def readme_python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    return re.findall(r"^ *```python\n(.*?)^ *```", README.read_text(), flags=re.S | re.M)
 
 
 def test_readme_code_blocks_run_as_written(tmp_path, monkeypatch):
-    """Every python block, in order, in one namespace, as a reader pasting them would."""
+    """Every python block, in order, in one namespace, as a reader pasting them would. A
+    block that starts with ``# path/to/file.py`` is a file (of the plugin example): it is
+    written there, and the tests it holds are run."""
     monkeypatch.chdir(tmp_path)
-    blocks = readme_python_blocks()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    blocks = [textwrap.dedent(block) for block in readme_python_blocks()]
     assert len(blocks) >= 5
     namespace: dict = {"__name__": "readme"}
+    test_files = []
     for number, block in enumerate(blocks, 1):
+        path = FILE_BLOCK.match(block)
+        if path:
+            target = tmp_path / path[1]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(block)
+            if target.name.startswith("test_"):
+                test_files.append(target)
+            continue
         try:
             exec(compile(block, f"README.md python block {number}", "exec"), namespace)
         except Exception as exc:
             raise AssertionError(f"README python block {number} fails: {exc!r}\n{block}") from exc
+    assert test_files, "the plugin example's test file"
+    for test_file in test_files:
+        module = runpy.run_path(str(test_file))
+        tests = [f for name, f in module.items() if name.startswith("test_")]
+        assert tests
+        for test in tests:
+            test()

@@ -4,6 +4,7 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
@@ -19,6 +20,7 @@ from skadv import (
     robust_accuracy,
 )
 from skadv.exceptions import NotDifferentiableError
+from skadv.metrics import robustness_report
 
 from .conftest import MLP
 
@@ -205,3 +207,43 @@ def test_robustness_curve_display(plain_net, digits):
     assert display.ax_.get_xlabel() == "eps (fgsm)"
     assert display.figure_ is display.ax_.figure
     np.testing.assert_allclose(display.line_.get_ydata(), acc)
+
+
+def test_verbose_evaluations_show_progress_and_log_to_the_skadv_logger(
+    plain_net, digits, capsys, caplog
+):
+    _, X_test, _, y_test = digits
+    X, y = X_test[:60], y_test[:60]
+    quiet = robust_accuracy(plain_net, X, y, "pgd", eps=0.1, steps=3, random_state=0)
+    assert capsys.readouterr().err == ""
+    loud = robust_accuracy(
+        plain_net, X, y, "pgd", eps=0.1, steps=3, random_state=0, batch_size=16, verbose=True
+    )
+    assert loud == quiet
+    assert "4/4" in capsys.readouterr().err  # one bar step per batch of 16
+    with caplog.at_level("INFO", logger="skadv"):
+        robust_accuracy(plain_net, X, y, "autoattack", eps=0.1, steps=3, n_queries=10)
+        report = robustness_report(plain_net, X, y, eps=0.1, steps=3, n_queries=10, verbose=True)
+    stages = [r.getMessage() for r in caplog.records if r.name == "skadv"]
+    for name in ("apgd-ce", "apgd-t", "fab-t", "square"):
+        assert any(message.startswith(f"AutoAttack {name}:") for message in stages)
+    assert f"AutoAttack robust accuracy {report.robust_accuracy:.4f}" in " ".join(stages)
+    assert "APGD-CE over eps" in capsys.readouterr().err
+
+
+def test_robust_scoring_is_skorchs_epoch_scoring():
+    from skorch.callbacks import EpochScoring
+
+    from skadv import RobustScoring
+
+    scoring = RobustScoring("pgd", eps=0.1, attack_params={"steps": 3})
+    assert isinstance(scoring, EpochScoring) and scoring.lower_is_better is False
+    assert clone(scoring).get_params() == scoring.get_params()
+    assert set(scoring.get_params()) == {
+        "attack",
+        "attack_params",
+        "batch_size",
+        "eps",
+        "name",
+        "on_train",
+    }

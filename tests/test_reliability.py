@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import traceback
+import warnings
 
 import joblib
 import numpy as np
@@ -343,6 +344,19 @@ def test_keyboard_interrupt_keeps_the_last_finished_epoch_and_checkpoint_resumes
     np.testing.assert_array_equal(clf.predict_proba(X), two_epochs.predict_proba(X))
     resumed = trainer(max_epochs=2, callbacks=[LoadInitState(checkpoint)]).fit(X, y)
     assert len(resumed.history) == 4  # two saved epochs, two more
+
+
+def test_epoch_snapshots_can_be_turned_off(digits):
+    X, y = digits
+    clf = trainer(max_epochs=5, epoch_snapshots=False, callbacks=[InterruptAt(3)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # nothing to restore, nothing to say
+        clf.fit(X, y)
+    assert "last_epoch_state_" not in vars(clf)
+    # skorch's own behaviour: the interrupted epoch stays, as the module does
+    assert len(clf.history) == 3
+    two_epochs = trainer(max_epochs=2).fit(X, y)
+    assert not np.array_equal(clf.predict_proba(X), two_epochs.predict_proba(X))
 
 
 def test_diverging_training_stops_with_a_clear_error_and_the_last_good_epoch(digits):

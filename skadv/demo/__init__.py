@@ -10,11 +10,13 @@ writes ``report.html``, ``results.json`` and PNG figures to the output folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import platform
 import time
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,20 @@ def prepare_output(out: str | Path, force: bool) -> Path:
     except OSError as exc:
         raise ValueError(f"--out {path} is not a writable folder: {exc.strerror}.") from None
     return path
+
+
+@contextlib.contextmanager
+def limited_threads(threads: int) -> Iterator[None]:
+    """Within the block, torch and the BLAS and OpenMP pools of numpy and scikit-learn
+    use ``threads`` threads; afterwards torch's count is restored (threadpoolctl restores
+    the others)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def cpu_name() -> str:
@@ -109,14 +125,9 @@ def run_demo(
         raise ValueError(f"--threads must be a positive integer, got {threads!r}.")
     out = prepare_output(out, force)
     start = time.perf_counter()
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(threads):
-            robust = robustness.run(out, device, quick, seed, log)
-            augmented = augmentation.run(out, device, quick, seed, log)
-    finally:
-        torch.set_num_threads(torch_threads)
+    with limited_threads(threads):
+        robust = robustness.run(out, device, quick, seed, log)
+        augmented = augmentation.run(out, device, quick, seed, log)
     results: dict[str, Any] = {
         "config": {
             "quick": quick,
