@@ -4,6 +4,7 @@ from importlib.metadata import version
 
 from skadv.attacks import FGSM, MIFGSM, PGD, Attack, FGSMRandomStart
 from skadv.callbacks import RobustScoring
+from skadv.detection import AdversarialDetector
 from skadv.metrics import (
     RobustnessCurveDisplay,
     adversarial_examples,
@@ -21,12 +22,14 @@ from skadv.plugins import (
     register_plugin,
 )
 from skadv.sampling import GANAugmenter
+from skadv.smoothing import RandomizedSmoothingClassifier
 from skadv.threat import ThreatModel
 from skadv.trainer import AdversarialTrainer
 
 __version__ = version("skadv")
 
 __all__ = [
+    "AdversarialDetector",
     "AdversarialTrainer",
     "Attack",
     "FGSM",
@@ -35,6 +38,7 @@ __all__ = [
     "MIFGSM",
     "Pipeline",
     "PGD",
+    "RandomizedSmoothingClassifier",
     "RobustScoring",
     "RobustnessCurveDisplay",
     "adversarial_examples",

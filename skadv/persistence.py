@@ -68,6 +68,7 @@ SKADV_MODULES = (
     "skadv.threat.feasible",
     "skadv.threat.model",
     "skadv.pipeline",
+    "skadv.smoothing",
 )
 
 

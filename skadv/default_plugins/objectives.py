@@ -1,10 +1,11 @@
 """Registers the built-in training objectives."""
 
 from skadv.hookspecs import hookimpl
-from skadv.objectives import TRADES, Madry
+from skadv.objectives import TRADES, Gaussian, Madry
 
 
 @hookimpl
 def skadv_register_objectives(register):
     register("madry", Madry)
     register("trades", TRADES)
+    register("gaussian", Gaussian)

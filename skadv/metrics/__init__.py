@@ -1,8 +1,13 @@
 """Robust accuracy and scorers, the robustness curve display, and synthetic-data quality."""
 
-from skadv.metrics.display import RobustnessCurveDisplay
+from skadv.metrics.display import (
+    CertifiedAccuracyDisplay,
+    DetectionCurveDisplay,
+    RobustnessCurveDisplay,
+)
 from skadv.metrics.report import RobustnessReport, robustness_report
 from skadv.metrics.robust import (
+    CertifiedScorer,
     RobustScorer,
     adversarial_examples,
     attacked_accuracy,
@@ -21,6 +26,9 @@ from skadv.metrics.target import logits_module
 __all__ = [
     "RobustScorer",
     "RobustnessReport",
+    "CertifiedAccuracyDisplay",
+    "CertifiedScorer",
+    "DetectionCurveDisplay",
     "RobustnessCurveDisplay",
     "adversarial_examples",
     "attacked_accuracy",

@@ -166,3 +166,293 @@ class RobustnessCurveDisplay:
             attack_name=attack if isinstance(attack, str) else type(attack).__name__,
         )
         return display.plot(ax=ax, **kwargs)
+
+
+class CertifiedAccuracyDisplay:
+    """Certified accuracy against L2 radius, for randomized smoothing.
+
+    The share of rows that the smoothed classifier predicts correctly and certifies at
+    least at each radius; it falls from the smoothed classifier's certified clean
+    accuracy (radius 0) to zero. Create it with :meth:`from_estimator` or
+    :meth:`from_certificates`; ``plot`` draws it.
+
+    Parameters
+    ----------
+    radii : array-like of shape (n_points,)
+        L2 radii, in the units of ``X``.
+    accuracy : array-like of shape (n_points,)
+        Certified accuracy at each radius.
+    name : str or None, default=None
+        Legend label.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> from skadv.metrics import CertifiedAccuracyDisplay
+    >>> disp = CertifiedAccuracyDisplay.from_certificates(
+    ...     [0, 1, 1], [0, 1, -1], [0.5, 0.2, 0.0], radii=[0, 0.25, 0.5])
+    >>> disp.accuracy
+    [0.6666666666666666, 0.3333333333333333, 0.3333333333333333]
+    """
+
+    def __init__(
+        self, *, radii: Sequence[float], accuracy: Sequence[float], name: str | None = None
+    ):
+        self.radii = radii
+        self.accuracy = accuracy
+        self.name = name
+
+    def plot(
+        self, ax: Any = None, *, name: str | None = None, **kwargs: Any
+    ) -> CertifiedAccuracyDisplay:
+        """Draw the curve as a step function of the radius.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on; a new figure is made when None.
+        name : str or None, default=None
+            Legend label, overriding ``self.name``.
+        **kwargs
+            Passed to matplotlib's ``ax.plot``.
+
+        Returns
+        -------
+        CertifiedAccuracyDisplay
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots()
+        label = name if name is not None else self.name
+        (self.line_,) = ax.plot(
+            self.radii, self.accuracy, **{"drawstyle": "steps-post", "label": label, **kwargs}
+        )
+        ax.set(xlabel="L2 radius", ylabel="certified accuracy", ylim=(-0.02, 1.02))
+        if label is not None:
+            ax.legend(loc="upper right")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_certificates(
+        cls,
+        y_true: Any,
+        labels: Any,
+        certified_radii: Any,
+        *,
+        radii: Sequence[float] | None = None,
+        name: str | None = None,
+        ax: Any = None,
+        **kwargs: Any,
+    ) -> CertifiedAccuracyDisplay:
+        """Plot the certified accuracy of certificates already computed.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_rows,)
+            True labels.
+        labels, certified_radii : array-like of shape (n_rows,)
+            What :meth:`~skadv.smoothing.RandomizedSmoothingClassifier.certify` returned.
+        radii : sequence of float or None, default=None
+            Radii to evaluate; 50 points from 0 to the largest certified radius if None.
+        name : str or None, default=None
+            Legend label.
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on.
+        **kwargs
+            Passed to matplotlib's ``ax.plot``.
+
+        Returns
+        -------
+        CertifiedAccuracyDisplay
+        """
+        from skadv.smoothing import certified_accuracy
+
+        if radii is None:
+            top = float(np.max(certified_radii, initial=0.0))
+            radii = np.linspace(0.0, top * 1.05 or 1.0, 50).tolist()
+        radii = _check_eps_grid(radii)
+        accuracy = [certified_accuracy(y_true, labels, certified_radii, r) for r in radii]
+        return cls(radii=radii, accuracy=accuracy, name=name).plot(ax=ax, **kwargs)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator: Any,
+        X: Any,
+        y: Any,
+        *,
+        radii: Sequence[float] | None = None,
+        name: str | None = None,
+        ax: Any = None,
+        **kwargs: Any,
+    ) -> CertifiedAccuracyDisplay:
+        """Certify ``X`` with a fitted smoothed classifier and plot its certified accuracy.
+
+        Parameters
+        ----------
+        estimator : RandomizedSmoothingClassifier
+            Fitted.
+        X : array-like of shape (n_rows, ...)
+            Rows to certify.
+        y : array-like of shape (n_rows,)
+            True labels.
+        radii : sequence of float or None, default=None
+            As in :meth:`from_certificates`.
+        name : str or None, default=None
+            Legend label.
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on.
+        **kwargs
+            Passed to matplotlib's ``ax.plot``.
+
+        Returns
+        -------
+        CertifiedAccuracyDisplay
+        """
+        if not hasattr(estimator, "certify"):
+            raise TypeError(
+                f"{type(estimator).__name__} has no certify method; certified accuracy "
+                "needs a skadv.smoothing.RandomizedSmoothingClassifier."
+            )
+        labels, certified = estimator.certify(X)
+        return cls.from_certificates(y, labels, certified, radii=radii, name=name, ax=ax, **kwargs)
+
+
+class DetectionCurveDisplay:
+    """Detection rate against false-positive rate of an adversarial-input detector.
+
+    The ROC curve of the detector's score on clean rows (negatives) and adversarial rows
+    (positives), with the detector's own operating point (its threshold) marked. It
+    says how well the score separates the rows it is given: against adversarial rows
+    from an attack that ignores the detector it overstates what the detector is worth
+    (see :func:`skadv.detection.detection_report`).
+
+    Parameters
+    ----------
+    fpr, tpr : array-like of shape (n_points,)
+        False-positive and detection rates at each threshold.
+    operating_point : tuple of float or None, default=None
+        ``(fpr, tpr)`` at the detector's threshold.
+    name : str or None, default=None
+        Legend label.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> from skadv.metrics import DetectionCurveDisplay
+    >>> disp = DetectionCurveDisplay(fpr=[0, 0.1, 1], tpr=[0, 0.8, 1]).plot()
+    >>> disp.line_.get_ydata().tolist()
+    [0.0, 0.8, 1.0]
+    """
+
+    def __init__(
+        self,
+        *,
+        fpr: Sequence[float],
+        tpr: Sequence[float],
+        operating_point: tuple[float, float] | None = None,
+        name: str | None = None,
+    ):
+        self.fpr = fpr
+        self.tpr = tpr
+        self.operating_point = operating_point
+        self.name = name
+
+    def plot(
+        self, ax: Any = None, *, name: str | None = None, **kwargs: Any
+    ) -> DetectionCurveDisplay:
+        """Draw the curve and the operating point.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on; a new figure is made when None.
+        name : str or None, default=None
+            Legend label, overriding ``self.name``.
+        **kwargs
+            Passed to matplotlib's ``ax.plot``.
+
+        Returns
+        -------
+        DetectionCurveDisplay
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots()
+        label = name if name is not None else self.name
+        (self.line_,) = ax.plot(
+            np.asarray(self.fpr, dtype=float),
+            np.asarray(self.tpr, dtype=float),
+            **{"drawstyle": "steps-post", "label": label, **kwargs},
+        )
+        if self.operating_point is not None:
+            ax.plot(*self.operating_point, "o", color=self.line_.get_color())
+        ax.set(
+            xlabel="false-positive rate (clean rows flagged)",
+            ylabel="detection rate (adversarial rows flagged)",
+            xlim=(-0.02, 1.02),
+            ylim=(-0.02, 1.02),
+        )
+        if label is not None:
+            ax.legend(loc="lower right")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_detector(
+        cls,
+        detector: Any,
+        X: Any,
+        X_adv: Any,
+        *,
+        name: str | None = None,
+        ax: Any = None,
+        **kwargs: Any,
+    ) -> DetectionCurveDisplay:
+        """Score clean rows ``X`` and adversarial rows ``X_adv`` and plot the ROC curve.
+
+        Parameters
+        ----------
+        detector : AdversarialDetector
+            Fitted.
+        X : array-like of shape (n_rows, ...)
+            Clean rows.
+        X_adv : array-like of shape (n_adv, ...)
+            Adversarial rows (for example from :func:`skadv.adversarial_examples`).
+        name : str or None, default=None
+            Legend label.
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on.
+        **kwargs
+            Passed to matplotlib's ``ax.plot``.
+
+        Returns
+        -------
+        DetectionCurveDisplay
+        """
+        from sklearn.metrics import roc_curve
+
+        clean, adversarial = detector.decision_function(X), detector.decision_function(X_adv)
+        scores = np.concatenate([clean, adversarial])
+        truth = np.r_[np.zeros(len(clean)), np.ones(len(adversarial))]
+        fpr, tpr, _ = roc_curve(truth, scores)
+        point = (
+            float(np.mean(clean > detector.threshold_)),
+            float(np.mean(adversarial > detector.threshold_)),
+        )
+        return cls(fpr=fpr, tpr=tpr, operating_point=point, name=name).plot(ax=ax, **kwargs)

@@ -494,6 +494,33 @@ class RobustScorer:
         return f"make_robust_scorer({self.attack!r}, eps={self.eps!r}{params})"
 
 
+class CertifiedScorer:
+    """Scorer returning certified accuracy at ``radius``; made by :func:`make_robust_scorer`.
+
+    Parameters
+    ----------
+    radius : float
+        L2 radius, in the units of ``X``.
+    """
+
+    def __init__(self, radius: float):
+        self.radius = radius
+
+    def __call__(self, estimator: Any, X: Any, y: Any) -> float:
+        if not hasattr(estimator, "certify"):
+            raise TypeError(
+                f"certified_radius scores a RandomizedSmoothingClassifier; "
+                f"{type(estimator).__name__} has no certify method."
+            )
+        from skadv.smoothing import certified_accuracy
+
+        labels, radii = estimator.certify(X)
+        return certified_accuracy(y, labels, radii, self.radius)
+
+    def __repr__(self) -> str:
+        return f"make_robust_scorer(certified_radius={self.radius!r})"
+
+
 def make_robust_scorer(
     attack: Any = "pgd",
     *,
@@ -502,9 +529,15 @@ def make_robust_scorer(
     batch_size: int = 256,
     precision: str = "auto",
     random_state: int | None = None,
+    certified_radius: float | None = None,
     **attack_params: Any,
-) -> RobustScorer:
+) -> Any:
     """Make a scorer of robust accuracy for ``cross_val_score`` and ``GridSearchCV``.
+
+    With ``certified_radius``, the scorer instead gives the certified accuracy at that
+    L2 radius of a :class:`~skadv.smoothing.RandomizedSmoothingClassifier` (the share of
+    rows predicted correctly and certified at least that far), so a search can choose
+    ``sigma``; no attack is run.
 
     Parameters
     ----------
@@ -521,12 +554,14 @@ def make_robust_scorer(
     random_state : int or None, default=None
         Seed of the attack's random starts, for attacks that have them: every call then
         scores the same way, so a search's refit is reproducible.
+    certified_radius : float or None, default=None
+        Score certified accuracy at this L2 radius, in the units of ``X``.
     **attack_params
         Further attack parameters, such as ``steps=20``.
 
     Returns
     -------
-    RobustScorer
+    RobustScorer or CertifiedScorer
         Callable as ``scorer(estimator, X, y)``; greater is better.
 
     Examples
@@ -535,6 +570,10 @@ def make_robust_scorer(
     >>> make_robust_scorer("pgd", eps=0.1, steps=20)
     make_robust_scorer('pgd', eps=0.1, steps=20)
     """
+    if certified_radius is not None:
+        if not (isinstance(certified_radius, Real) and certified_radius >= 0):
+            raise ValueError(f"certified_radius must be a number >= 0, got {certified_radius!r}.")
+        return CertifiedScorer(float(certified_radius))
     _check_scoring_params(eps, batch_size, threat_model, "make_robust_scorer")
     _check_attack_params(attack_params)
     # fail now, not as NaN scores inside a search, on a bad name or parameter
