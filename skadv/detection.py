@@ -97,15 +97,16 @@ class _MahalanobisScore(torch.nn.Module):
         centred = h - means[y]
         cov = centred.T @ centred / len(h)
         cov += 1e-6 * torch.eye(len(cov), dtype=cov.dtype) * cov.diagonal().mean()
-        dtype = x.dtype
-        self.register_buffer("means", means.to(dtype))
-        self.register_buffer("precision", torch.linalg.pinv(cov).to(dtype))
+        self.register_buffer("means", means)
+        self.register_buffer("precision", torch.linalg.pinv(cov))
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        diff = self.features(x)[:, None, :] - self.means[None]
+        # in float64: the precision of a near-singular covariance has large entries, and
+        # float32 sums of them depend on the batch
+        diff = self.features(x).double()[:, None, :] - self.means[None]
         distances = torch.einsum("ncd,de,nce->nc", diff, self.precision, diff)
-        return distances.min(dim=1).values
+        return distances.min(dim=1).values.to(x.dtype)
 
 
 class _BinaryScore(torch.nn.Module):
@@ -549,5 +550,56 @@ def detection_report(
             torch.where(replace, more_wrong, wrong),
             torch.where(replace, more_flagged, flagged),
         )
+    for candidate in _squeezer_candidates(detector, made, x, targets, feasible):
+        more_wrong, more_flagged = judge(candidate)
+        replace = (more_wrong & ~more_flagged) & ~(wrong & ~flagged)
+        wrong, flagged = (
+            torch.where(replace, more_wrong, wrong),
+            torch.where(replace, more_flagged, flagged),
+        )
     report["adaptive"] = summary(wrong, flagged)
     return report
+
+
+class _Squeezed(torch.nn.Module):
+    """The classifier on squeezed input, with the squeezer's straight-through gradient."""
+
+    def __init__(self, module: torch.nn.Module, squeeze: torch.nn.Module):
+        super().__init__()
+        self.module = module
+        self.squeeze = squeeze
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(self.squeeze(x))
+
+
+def _squeezer_candidates(
+    detector: AdversarialDetector,
+    made: Any,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    feasible: Any,
+) -> list[torch.Tensor]:
+    """Feature squeezing's own adaptive attack: fool the classifier on squeezed input
+    (BPDA), then round each feature to a squeezer level inside the budget. On the
+    squeezer's grid the squeezed input is the input, so the score is zero."""
+    score = detector.score_module_
+    if not isinstance(score, _SqueezeScore):
+        return []
+    out = []
+    for squeeze in score.squeezers:
+        if not isinstance(squeeze, _BitDepth):
+            continue
+        x_adv = made.perturb(_Squeezed(score.module, squeeze), x, targets, feasible=feasible)
+        step = squeeze.span / squeeze.levels
+        nearest = squeeze.low + torch.round((x_adv - squeeze.low) / step) * step
+        reach = feasible.eps * (feasible.scale if feasible.scale is not None else 1.0)
+        snapped = x_adv
+        for level in (nearest + step, nearest - step, nearest):
+            allowed = feasible.clip(level, x) == level
+            if feasible.norm == "linf":
+                allowed &= (level - x).abs() <= reach
+            snapped = torch.where(allowed, level, snapped)
+        keep = feasible.contains(snapped, x).reshape(-1, *[1] * (x.ndim - 1))
+        out.append(torch.where(keep, snapped, x_adv))
+    return out

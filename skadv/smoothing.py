@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from scipy.stats import beta, binomtest, norm
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -175,9 +176,30 @@ class RandomizedSmoothingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
             rows = X[start : start + rows_per_batch]
             noisy = np.repeat(rows, n, axis=0)
             noisy += self.sigma * rng.standard_normal(noisy.shape, dtype=np.float32)
-            labels = np.searchsorted(self.classes_, self.estimator_.predict(noisy))
+            labels = self._base_indices(noisy)
             np.add.at(counts, (start + np.repeat(np.arange(len(rows)), n), labels), 1)
         return counts
+
+    def _base_indices(self, noisy: np.ndarray) -> np.ndarray:
+        """The base classifier's class index of each noisy row: straight from its torch
+        module's logits when it has one (what ``predict`` of a skorch net computes, without
+        its data loader), else from ``predict``."""
+        fitted = getattr(self.estimator_, "estimator", self.estimator_)
+        module = getattr(fitted, "module_", None)
+        if isinstance(module, torch.nn.Module) and not isinstance(fitted, Pipeline):
+            param = next(module.parameters(), None)
+            device = param.device if param is not None else torch.device("cpu")
+            dtype = param.dtype if param is not None else torch.float32
+            was_training = module.training
+            module.eval()
+            try:
+                with torch.no_grad():
+                    logits = module(torch.as_tensor(noisy, device=device, dtype=dtype))
+            finally:
+                module.train(was_training)
+            if logits.ndim == 2 and logits.shape[1] == len(self.classes_):
+                return logits.argmax(dim=1).cpu().numpy()
+        return np.searchsorted(self.classes_, self.estimator_.predict(noisy))
 
     def _noise(self, purpose: int) -> np.random.Generator:
         """A generator for one call: the same integer ``random_state`` gives the same
