@@ -41,8 +41,11 @@ class _BitDepth(torch.nn.Module):
         self.levels = 2**bits - 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        unit = ((x - self.low) / self.span).clamp(0, 1)
-        squeezed = torch.round(unit * self.levels) / self.levels * self.span + self.low
+        # in float64, so that a value exactly between two levels (x + eps at a bound)
+        # rounds as it does in numpy
+        low, span = self.low.double(), self.span.double()
+        unit = ((x.double() - low) / span).clamp(0, 1)
+        squeezed = (torch.round(unit * self.levels) / self.levels * span + low).to(x.dtype)
         return x + (squeezed - x).detach()
 
 
@@ -337,7 +340,9 @@ class AdversarialDetector(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         params = dict(self.attack_params or {})
         if seed is not None and "random_state" in resolve_attack(self.attack).get_params():
             params.setdefault("random_state", seed)
-        X_adv = adversarial_examples(self.estimator_, X, y, self.attack, eps=self.eps, **params)
+        X_adv = adversarial_examples(
+            self.estimator_, X, y, self.attack, eps=self.eps, threat_model=self.threat_, **params
+        )
         inputs = np.concatenate([X, X_adv]).reshape(2 * len(X), -1)
         labels = np.r_[np.zeros(len(X), dtype=np.int64), np.ones(len(X), dtype=np.int64)]
         with torch_seeded(seed):
@@ -351,6 +356,7 @@ class AdversarialDetector(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 lr=1e-3,
                 max_epochs=self.max_epochs,
                 batch_size=64,
+                iterator_train__shuffle=True,
                 train_split=None,
                 verbose=0,
                 device=str(_device(logits_module(self.estimator_))),

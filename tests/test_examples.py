@@ -27,6 +27,7 @@ def test_every_example_is_tested():
         "imbalanced_augmentation.py",
         "custom_attack_plugin.py",
         "dcgan_images.py",
+        "certify_and_detect.py",
     }
     assert scripts == tested
 
@@ -69,3 +70,15 @@ def test_custom_attack_plugin():
 def test_dcgan_images():
     out = run_example("dcgan_images.py")
     assert "generated" in out and "real + DCGAN" in out
+
+
+def test_certify_and_detect():
+    out = run_example("certify_and_detect.py")
+    certified = [float(line.split()[-1]) for line in out.splitlines() if "at L2 radius" in line]
+    assert len(certified) == 4 and certified == sorted(certified, reverse=True)
+    assert certified[0] > 0.9 and certified[1] > 0.5
+    guarded = {
+        line.split()[0]: float(line.split()[-1]) for line in out.splitlines() if "PGD-20" in line
+    }
+    assert guarded["adaptive"] < guarded["non_adaptive"]
+    assert "sigma chosen by certified accuracy at radius 0.25: 0.25" in out
