@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skadv.callbacks import EpochProgress
 from skadv.data import TensorBatches
+from skadv.gans.base import GAN
 from skadv.gans.training import FidelityStopping, GANNet
 from skadv.plugins import get_gan, plugin_errors
 from skadv.seeding import int_seed, torch_seeded
@@ -131,8 +132,9 @@ class GANAugmenter(BaseOverSampler):
     clip : bool, default=True
         Keep every number inside the range its column has in the training data.
     max_steps : int or "auto", default="auto"
-        Generator steps (optimizer updates) at most; "auto" is 1,000 for tables and 2,000
-        for images.
+        Generator steps (optimizer updates) at most; "auto" is the architecture's own:
+        1,000 for the tabular GANs, 2,000 for ``dcgan``, 3,000 for ``tvae`` (whose steps
+        are cheaper).
     batch_size : int, default=64
         Rows per step, at most half of the rows learnt from.
     early_stopping : bool, default=True
@@ -143,8 +145,9 @@ class GANAugmenter(BaseOverSampler):
     n_iter_no_change : int, default=10
     max_time : float or None, default=None
         Seconds of training at most.
-    lr : float, default=2e-4
-        Learning rate of both Adam optimizers (betas 0.5, 0.9).
+    lr : float or "auto", default="auto"
+        Learning rate of the Adam optimizers; "auto" is the architecture's own (2e-4 with
+        betas 0.5, 0.9 for the GANs; 1e-3 with Adam's default betas for ``tvae``).
     device : str, default="cpu"
     callbacks : list or None, default=None
         Extra skorch callbacks for GAN training.
@@ -193,7 +196,7 @@ class GANAugmenter(BaseOverSampler):
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "device": [str],
         "callbacks": [list, None],
         "verbose": ["verbose"],
@@ -213,7 +216,7 @@ class GANAugmenter(BaseOverSampler):
         early_stopping: bool = True,
         n_iter_no_change: int = 10,
         max_time: float | None = None,
-        lr: float = 2e-4,
+        lr: float | str = "auto",
         device: str = "cpu",
         callbacks: list | None = None,
         verbose: int = 0,
@@ -398,7 +401,7 @@ class GANAugmenter(BaseOverSampler):
     def _steps(self, gan: Any) -> int:
         if self.max_steps != "auto":
             return self.max_steps
-        return 2000 if getattr(gan, "input_ndim", 2) > 2 else 1000
+        return getattr(gan, "default_steps", GAN.default_steps)
 
     def _train_gan(self, gan: Any, Z: np.ndarray, y: np.ndarray) -> GANNet:
         batch_size = max(2, min(self.batch_size, len(Z) // 2))
@@ -432,8 +435,8 @@ class GANAugmenter(BaseOverSampler):
             gan=gan,
             n_classes=len(self.learned_classes_),
             optimizer=torch.optim.Adam,
-            optimizer__betas=(0.5, 0.9),
-            lr=self.lr,
+            optimizer__betas=getattr(gan, "betas", GAN.betas),
+            lr=getattr(gan, "learning_rate", GAN.learning_rate) if self.lr == "auto" else self.lr,
             max_epochs=math.ceil(self._steps(gan) / batches),
             batch_size=batch_size,
             iterator_train__shuffle=True,

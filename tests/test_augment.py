@@ -15,7 +15,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -24,7 +24,7 @@ from skadv import GANAugmenter
 from skadv.demo.augmentation import imbalanced_data
 from skadv.exceptions import GANCollapseWarning
 from skadv.gans import DCGAN, WGANGP, ConditionalGAN, TabularGAN
-from skadv.gans.base import GANPair
+from skadv.gans.base import GAN, GANPair
 from skadv.gans.mlp import ConditionalDiscriminator, ConditionalGenerator, mlp
 from skadv.metrics import class_coverage, memorization_rate, train_synthetic_test_real
 
@@ -293,7 +293,7 @@ def test_synthetic_quality_metrics(imbalanced):
 
 
 def test_registry_lists_the_gans():
-    assert {"cgan", "wgan-gp", "dcgan", "tabular"} <= set(skadv.list_gans())
+    assert {"cgan", "wgan-gp", "dcgan", "tabular", "tvae"} <= set(skadv.list_gans())
     assert isinstance(skadv.get_gan("tabular", max_modes=3), TabularGAN)
 
 
@@ -317,7 +317,7 @@ def skewed_table(n=600, seed=0):
     return X, y
 
 
-@pytest.mark.parametrize("gan", ["cgan", "wgan-gp", "tabular"])
+@pytest.mark.parametrize("gan", ["cgan", "wgan-gp", "tabular", "tvae"])
 def test_a_mixed_dataframe_comes_back_as_it_went_in(gan):
     X, y = skewed_table()
     aug = GANAugmenter(gan=gan, max_steps=150, random_state=0)
@@ -417,3 +417,43 @@ def test_synthetic_report_measures_fidelity_and_privacy():
     copied = synthetic_report(real, real.iloc[:300], holdout)
     assert copied["dcr"]["ratio"] == 0.0 and copied["memorization_rate"] == 1.0
     assert copied["membership_auc"] > 0.7  # copies give their rows away
+
+
+def test_tvae_learns_the_minority_class_it_is_conditioned_on():
+    """The autoencoder's rows of each class look like that class: a classifier trained on
+    them alone does better on real test rows than one trained on the (imbalanced) real
+    rows, and the minority's means sit near the real ones."""
+    X, y = make_classification(
+        2000, n_features=6, n_informative=4, weights=[0.9], class_sep=1.5, random_state=0
+    )
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
+    wanted = {c: int((y_train == c).sum()) + 500 for c in (0, 1)}
+    aug = GANAugmenter(gan="tvae", sampling_strategy=wanted, random_state=0)
+    X_res, y_res = aug.fit_resample(X_train, y_train)
+    X_syn, y_syn = X_res[len(X_train) :], y_res[len(y_train) :]
+    tstr = train_synthetic_test_real(LogisticRegression(), X_syn, y_syn, X_test, y_test)
+    trtr = train_synthetic_test_real(LogisticRegression(), X_train, y_train, X_test, y_test)
+    assert tstr > trtr
+    minority = X_train[y_train == 1]
+    gap = np.abs(X_syn[y_syn == 1].mean(0) - minority.mean(0)) / minority.std(0)
+    assert gap.max() < 0.15  # a prior shared by the classes left gaps of 0.5
+    assert aug.gan_net_.optimizer_generator_.defaults["lr"] == 1e-3
+    again = GANAugmenter(gan="tvae", sampling_strategy=wanted, random_state=0)
+    np.testing.assert_array_equal(again.fit_resample(X_train, y_train)[0], X_res)
+
+
+def test_an_architecture_with_neither_losses_nor_training_step_is_named():
+    class Unfinished(GAN):
+        latent_dim, n_critic = 32, 1
+
+        def make_encoder(self, X, random_state=None, categorical=()):
+            return ConditionalGAN().make_encoder(X)
+
+        def build(self, encoder, n_classes):
+            return ConditionalGAN(hidden=(8,)).build(encoder, n_classes)
+
+    X, y = make_classification(
+        100, n_features=3, n_informative=3, n_redundant=0, weights=[0.8], random_state=0
+    )
+    with pytest.raises(NotImplementedError, match="Unfinished has no discriminator_loss"):
+        GANAugmenter(gan=Unfinished(), max_steps=2).fit_resample(X, y)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from skadv.attacks import FGSM, MIFGSM, PGD, Attack, FGSMRandomStart
-from skadv.gans import DCGAN, WGANGP, ConditionalGAN, TabularGAN
+from skadv.gans import DCGAN, TVAE, WGANGP, ConditionalGAN, TabularGAN
 from skadv.objectives import TRADES, Madry
 from skadv.testing import check_attack, check_gan, check_objective
 
@@ -22,6 +22,7 @@ def test_builtin_attacks_pass(attack, norm):
         WGANGP(hidden=(16,)),
         DCGAN(width=4),
         TabularGAN(hidden=(16,), max_modes=3),
+        TVAE(hidden=(16,), latent_dim=8),
     ],
     ids=lambda g: type(g).__name__,
 )

@@ -1,6 +1,6 @@
 """Registers the built-in GAN architectures."""
 
-from skadv.gans import DCGAN, WGANGP, ConditionalGAN, TabularGAN
+from skadv.gans import DCGAN, TVAE, WGANGP, ConditionalGAN, TabularGAN
 from skadv.hookspecs import hookimpl
 
 
@@ -10,3 +10,4 @@ def skadv_register_gans(register):
     register("wgan-gp", WGANGP)
     register("dcgan", DCGAN)
     register("tabular", TabularGAN)
+    register("tvae", TVAE)

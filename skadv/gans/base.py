@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import partial
 from numbers import Integral
 from typing import Any, ClassVar
 
@@ -64,11 +65,18 @@ class GAN(BaseEstimator, ABC):
     critic score per sample.
 
     Subclasses set the class attribute ``input_ndim``: 2 for tabular (n_samples,
-    n_features) input, 4 for images (n_samples, C, H, W). Methods they implement without
-    a docstring take the base class's.
+    n_features) input, 4 for images (n_samples, C, H, W). They may set ``learning_rate``
+    and ``betas`` (the Adam settings :class:`~skadv.GANAugmenter` uses with
+    ``lr="auto"``) and ``default_steps`` (its training steps with ``max_steps="auto"``).
+    An architecture that is not adversarial (a variational autoencoder) overrides
+    :meth:`training_step` instead of the two losses. Methods they implement
+    without a docstring take the base class's.
     """
 
     input_ndim: ClassVar[int] = 2
+    learning_rate: ClassVar[float] = 2e-4
+    betas: ClassVar[tuple[float, float]] = (0.5, 0.9)
+    default_steps: ClassVar[int] = 1000
     _parameter_constraints: ClassVar[dict] = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "n_critic": [Interval(Integral, 1, None, closed="left")],
@@ -76,7 +84,13 @@ class GAN(BaseEstimator, ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for name in ("make_encoder", "build", "discriminator_loss", "generator_loss"):
+        for name in (
+            "make_encoder",
+            "build",
+            "training_step",
+            "discriminator_loss",
+            "generator_loss",
+        ):
             method = cls.__dict__.get(name)
             if method is not None and not method.__doc__:
                 method.__doc__ = getattr(GAN, name).__doc__
@@ -118,7 +132,46 @@ class GAN(BaseEstimator, ABC):
         GANPair
         """
 
-    @abstractmethod
+    def training_step(
+        self, net: Any, real: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One optimization step on a batch: ``n_critic`` discriminator steps on
+        :meth:`discriminator_loss`, then one generator step on :meth:`generator_loss`.
+
+        Parameters
+        ----------
+        net : GANNet
+            The training net: ``net.module_`` (the :class:`GANPair`), its optimizers
+            ``net.optimizer_generator_`` and ``net.optimizer_discriminator_``,
+            ``net.noise(n)`` (latent vectors) and ``net.backward(loss)``.
+        real : torch.Tensor
+            A batch of encoded real samples.
+        y : torch.Tensor of shape (n_samples, n_classes)
+            Their one-hot classes.
+
+        Returns
+        -------
+        d_loss, g_loss : torch.Tensor
+            Scalars recorded in the history as ``d_loss`` and ``g_loss``.
+        fake : torch.Tensor
+            The batch generated in the step.
+        """
+        generator = partial(net.module_, part="generator")
+        discriminator = partial(net.module_, part="discriminator")
+        for _ in range(self.n_critic):
+            with torch.no_grad():  # the discriminator step needs no generator graph
+                fake = generator(net.noise(len(real)), y)
+            d_loss = self.discriminator_loss(discriminator, real, fake, y)
+            net.optimizer_discriminator_.zero_grad()
+            net.backward(d_loss)
+            net.optimizer_discriminator_.step()
+        fake = generator(net.noise(len(real)), y)
+        g_loss = self.generator_loss(discriminator, fake, y)
+        net.optimizer_generator_.zero_grad()
+        net.backward(g_loss)
+        net.optimizer_generator_.step()
+        return d_loss, g_loss, fake
+
     def discriminator_loss(
         self,
         discriminator: torch.nn.Module,
@@ -126,7 +179,9 @@ class GAN(BaseEstimator, ABC):
         fake: torch.Tensor,
         y: torch.Tensor,
     ) -> torch.Tensor:
-        """Loss the discriminator minimizes on a batch of real and generated samples.
+        """Loss the discriminator minimizes on a batch of real and generated samples
+        (used by the default :meth:`training_step`; the built-in GANs inherit it from
+        their loss mixin).
 
         Parameters
         ----------
@@ -144,12 +199,16 @@ class GAN(BaseEstimator, ABC):
         torch.Tensor
             A scalar.
         """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no discriminator_loss: an adversarial architecture "
+            "implements both losses, any other overrides training_step."
+        )
 
-    @abstractmethod
     def generator_loss(
         self, discriminator: torch.nn.Module, fake: torch.Tensor, y: torch.Tensor
     ) -> torch.Tensor:
-        """Loss the generator minimizes on a batch of generated samples.
+        """Loss the generator minimizes on a batch of generated samples (used by the
+        default :meth:`training_step`).
 
         Parameters
         ----------
@@ -165,6 +224,10 @@ class GAN(BaseEstimator, ABC):
         torch.Tensor
             A scalar.
         """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no generator_loss: an adversarial architecture "
+            "implements both losses, any other overrides training_step."
+        )
 
 
 class NonSaturatingLoss:

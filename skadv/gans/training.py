@@ -7,7 +7,6 @@ import logging
 import math
 import time
 import warnings
-from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -275,27 +274,14 @@ class GANNet(EpochSnapshots, NeuralNet):
         loss.backward()
 
     def train_step(self, batch: Any, **fit_params: Any) -> dict:
-        """``n_critic`` discriminator steps, then one generator step."""
+        """One step of the architecture's :meth:`~skadv.gans.base.GAN.training_step`."""
         set_training(self, True)
         real, y = unpack_data(batch)
         device = next(self.module_.parameters()).device
         real = to_tensor(real, device=device)
         onehot = F.one_hot(to_tensor(y, device=device), self.n_classes).to(real.dtype)
-        generator = partial(self.module_, part="generator")
-        discriminator = partial(self.module_, part="discriminator")
         with plugin_errors(self.gan):
-            for _ in range(self.gan.n_critic):
-                with torch.no_grad():  # the discriminator step needs no generator graph
-                    fake = generator(self.noise(len(real)), onehot)
-                d_loss = self.gan.discriminator_loss(discriminator, real, fake, onehot)
-                self.optimizer_discriminator_.zero_grad()
-                self.backward(d_loss)
-                self.optimizer_discriminator_.step()
-            fake = generator(self.noise(len(real)), onehot)
-            g_loss = self.gan.generator_loss(discriminator, fake, onehot)
-            self.optimizer_generator_.zero_grad()
-            self.backward(g_loss)
-            self.optimizer_generator_.step()
+            d_loss, g_loss, fake = self.gan.training_step(self, real, onehot)
         d_value, g_value = d_loss.item(), g_loss.item()
         if not (abs(d_value) <= LOSS_LIMIT and abs(g_value) <= LOSS_LIMIT):
             raise GANTrainingError(
