@@ -145,6 +145,13 @@ class GANAugmenter(BaseOverSampler):
     n_iter_no_change : int, default=10
     max_time : float or None, default=None
         Seconds of training at most.
+    filter : {"classifier"} or None, default=None
+        ``"classifier"`` draws ``filter_factor`` times the rows needed and keeps, per
+        class, those that a gradient-boosting classifier trained on all the real rows
+        gives the highest probability of their class: rows that look like another class
+        are dropped. None keeps every drawn row.
+    filter_factor : int, default=3
+        Rows drawn per row kept, with ``filter="classifier"``.
     lr : float or "auto", default="auto"
         Learning rate of the Adam optimizers; "auto" is the architecture's own (2e-4 with
         betas 0.5, 0.9 for the GANs; 1e-3 with Adam's default betas for ``tvae``).
@@ -196,6 +203,8 @@ class GANAugmenter(BaseOverSampler):
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "filter": [StrOptions({"classifier"}), None],
+        "filter_factor": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "device": [str],
         "callbacks": [list, None],
@@ -216,6 +225,8 @@ class GANAugmenter(BaseOverSampler):
         early_stopping: bool = True,
         n_iter_no_change: int = 10,
         max_time: float | None = None,
+        filter: str | None = None,
+        filter_factor: int = 3,
         lr: float | str = "auto",
         device: str = "cpu",
         callbacks: list | None = None,
@@ -232,6 +243,8 @@ class GANAugmenter(BaseOverSampler):
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.max_time = max_time
+        self.filter = filter
+        self.filter_factor = filter_factor
         self.lr = lr
         self.device = device
         self.callbacks = callbacks
@@ -382,8 +395,41 @@ class GANAugmenter(BaseOverSampler):
             gan.encoder_ = gan.make_encoder(T, seed, categorical).fit(T)
         with torch_seeded(seed):
             self.gan_net_ = self._train_gan(gan, gan.encoder_.transform(T), y[rows])
-            X_new = self._generate(labels)
+            if self.filter is None:
+                X_new = self._generate(labels)
+            else:
+                X_new = self._filtered(labels, self._gan_space(X, image), y, seed)
         return self._join(X, X_new, y, labels)
+
+    def _gan_space(self, X: Any, image: bool) -> np.ndarray:
+        """Every training row as the GAN sees it (before the architecture's encoder)."""
+        if image:
+            return np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        return self.codec_.to_gan(self.schema_.encode(X))
+
+    def _filtered(
+        self, labels: np.ndarray, T_real: np.ndarray, y: np.ndarray, seed: int | None
+    ) -> Any:
+        """``filter_factor`` candidates per row, the most typical of their class kept."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        judge = HistGradientBoostingClassifier(random_state=seed).fit(T_real, y)
+        candidates = np.repeat(labels, self.filter_factor)
+        codes = np.searchsorted(self.learned_classes_, candidates)
+        T = self.gan_.encoder_.inverse_transform(self.gan_net_.generate(codes))
+        proba = judge.predict_proba(T.reshape(len(T), -1))
+        own = proba[np.arange(len(T)), np.searchsorted(judge.classes_, candidates)]
+        keep = np.concatenate(
+            [
+                np.flatnonzero(candidates == c)[np.argsort(-own[candidates == c], kind="stable")][
+                    : int((labels == c).sum())
+                ]
+                for c in np.unique(labels)
+            ]
+        )
+        # labels come in one block per class, and so do the candidates: in index order
+        # the kept rows follow the labels
+        return self._decode(T[np.sort(keep)])
 
     @staticmethod
     def _take(X: Any, index: np.ndarray) -> Any:
@@ -452,7 +498,9 @@ class GANAugmenter(BaseOverSampler):
 
     def _generate(self, labels: np.ndarray) -> Any:
         codes = np.searchsorted(self.learned_classes_, labels)
-        T = self.gan_.encoder_.inverse_transform(self.gan_net_.generate(codes))
+        return self._decode(self.gan_.encoder_.inverse_transform(self.gan_net_.generate(codes)))
+
+    def _decode(self, T: np.ndarray) -> Any:
         if self.schema_ is None:
             return T.astype(np.float32)
         return self.schema_.decode(self.codec_.from_gan(T))

@@ -13,6 +13,7 @@ from imblearn.pipeline import Pipeline as ImbPipeline
 from imblearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
@@ -457,3 +458,22 @@ def test_an_architecture_with_neither_losses_nor_training_step_is_named():
     )
     with pytest.raises(NotImplementedError, match="Unfinished has no discriminator_loss"):
         GANAugmenter(gan=Unfinished(), max_steps=2).fit_resample(X, y)
+
+
+def test_classifier_filter_keeps_the_rows_most_typical_of_their_class():
+    """Judged by a classifier fitted on other rows of the same distribution, the kept
+    rows belong to their class more clearly than unfiltered ones."""
+    X_all, y_all = make_classification(
+        1200, n_features=4, n_informative=3, n_redundant=0, weights=[0.8], random_state=0
+    )
+    X, X_other, y, y_other = train_test_split(X_all, y_all, test_size=0.5, random_state=0)
+    judge = HistGradientBoostingClassifier(random_state=0).fit(X_other, y_other)
+    made = {}
+    for filter in (None, "classifier"):
+        aug = GANAugmenter(filter=filter, random_state=0)
+        X_res, y_res = aug.fit_resample(X, y)
+        assert Counter(y_res[len(y) :]) == {1: (y == 0).sum() - (y == 1).sum()}
+        made[filter] = judge.predict_proba(X_res[len(X) :])[:, 1].mean()
+    assert made["classifier"] > made[None] + 0.1
+    with pytest.raises(InvalidParameterError, match="'filter' parameter"):
+        GANAugmenter(filter="discriminator").fit_resample(X, y)
