@@ -447,7 +447,8 @@ class GANAugmenter(BaseOverSampler):
     def _steps(self, gan: Any) -> int:
         if self.max_steps != "auto":
             return self.max_steps
-        return getattr(gan, "default_steps", GAN.default_steps)
+        steps = getattr(gan, "default_steps", None)
+        return steps or (2000 if getattr(gan, "input_ndim", 2) > 2 else 1000)
 
     def _train_gan(self, gan: Any, Z: np.ndarray, y: np.ndarray) -> GANNet:
         batch_size = max(2, min(self.batch_size, len(Z) // 2))

@@ -60,14 +60,15 @@ class GAN(BaseEstimator, ABC):
     An architecture is a scikit-learn style object whose parameters are its
     hyperparameters (``latent_dim``, layer widths, ...). :class:`~skadv.GANAugmenter`
     calls :meth:`make_encoder` on the training data, :meth:`build` for the modules, and
-    the two loss methods on every batch. Generators take ``(z, y_onehot)`` and return
+    :meth:`training_step` on every batch, which by default steps the two losses. Generators take ``(z, y_onehot)`` and return
     encoded samples; discriminators take ``(x, y_onehot)`` and return one logit or
     critic score per sample.
 
     Subclasses set the class attribute ``input_ndim``: 2 for tabular (n_samples,
     n_features) input, 4 for images (n_samples, C, H, W). They may set ``learning_rate``
     and ``betas`` (the Adam settings :class:`~skadv.GANAugmenter` uses with
-    ``lr="auto"``) and ``default_steps`` (its training steps with ``max_steps="auto"``).
+    ``lr="auto"``) and ``default_steps`` (its training steps with ``max_steps="auto"``;
+    None is 1,000 for tables and 2,000 for images).
     An architecture that is not adversarial (a variational autoencoder) overrides
     :meth:`training_step` instead of the two losses. Methods they implement
     without a docstring take the base class's.
@@ -76,7 +77,7 @@ class GAN(BaseEstimator, ABC):
     input_ndim: ClassVar[int] = 2
     learning_rate: ClassVar[float] = 2e-4
     betas: ClassVar[tuple[float, float]] = (0.5, 0.9)
-    default_steps: ClassVar[int] = 1000
+    default_steps: ClassVar[int | None] = None
     _parameter_constraints: ClassVar[dict] = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "n_critic": [Interval(Integral, 1, None, closed="left")],

@@ -99,7 +99,6 @@ class DCGAN(NonSaturatingLoss, GAN):
     """
 
     input_ndim: ClassVar[int] = 4
-    default_steps: ClassVar[int] = 2000
     _parameter_constraints: ClassVar[dict] = {
         **GAN._parameter_constraints,
         "width": [Interval(Integral, 1, None, closed="left")],
