@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skadv.callbacks import EpochProgress
 from skadv.data import TensorBatches
-from skadv.gans.base import GAN
+from skadv.gans.base import GenerativeModel
 from skadv.gans.training import FidelityStopping, GANNet
 from skadv.plugins import get_gan, plugin_errors
 from skadv.seeding import int_seed, torch_seeded
@@ -482,8 +482,10 @@ class GANAugmenter(BaseOverSampler):
             gan=gan,
             n_classes=len(self.learned_classes_),
             optimizer=torch.optim.Adam,
-            optimizer__betas=getattr(gan, "betas", GAN.betas),
-            lr=getattr(gan, "learning_rate", GAN.learning_rate) if self.lr == "auto" else self.lr,
+            optimizer__betas=getattr(gan, "betas", GenerativeModel.betas),
+            lr=getattr(gan, "learning_rate", GenerativeModel.learning_rate)
+            if self.lr == "auto"
+            else self.lr,
             max_epochs=math.ceil(self._steps(gan) / batches),
             batch_size=batch_size,
             iterator_train__shuffle=True,

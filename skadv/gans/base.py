@@ -1,4 +1,5 @@
-"""The GAN architecture base class and the two adversarial losses the built-ins use."""
+"""The base classes of the generators GANAugmenter trains, and the two adversarial
+losses the built-in GANs use."""
 
 from __future__ import annotations
 
@@ -54,24 +55,24 @@ class GANPair(torch.nn.Module):
         return getattr(self, part)(x, y)
 
 
-class GAN(BaseEstimator, ABC):
-    """Base class of GAN architectures: a conditional generator and discriminator pair.
+class GenerativeModel(BaseEstimator, ABC):
+    """Base class of the generators :class:`~skadv.GANAugmenter` trains (registered as
+    ``gan`` plugins): a conditional generator and a second network trained with it.
 
     An architecture is a scikit-learn style object whose parameters are its
     hyperparameters (``latent_dim``, layer widths, ...). :class:`~skadv.GANAugmenter`
     calls :meth:`make_encoder` on the training data, :meth:`build` for the modules, and
-    :meth:`training_step` on every batch, which by default steps the two losses. Generators take ``(z, y_onehot)`` and return
-    encoded samples; discriminators take ``(x, y_onehot)`` and return one logit or
-    critic score per sample.
+    :meth:`training_step` on every batch. Generators take ``(z, y_onehot)`` and return
+    encoded samples. Adversarial architectures derive from :class:`GAN`, which
+    implements :meth:`training_step` from two losses; others (the ``tvae`` autoencoder)
+    implement it themselves.
 
     Subclasses set the class attribute ``input_ndim``: 2 for tabular (n_samples,
     n_features) input, 4 for images (n_samples, C, H, W). They may set ``learning_rate``
     and ``betas`` (the Adam settings :class:`~skadv.GANAugmenter` uses with
     ``lr="auto"``) and ``default_steps`` (its training steps with ``max_steps="auto"``;
-    None is 1,000 for tables and 2,000 for images).
-    An architecture that is not adversarial (a variational autoencoder) overrides
-    :meth:`training_step` instead of the two losses. Methods they implement
-    without a docstring take the base class's.
+    None is 1,000 for tables and 2,000 for images). Methods they implement without a
+    docstring take the base class's.
     """
 
     input_ndim: ClassVar[int] = 2
@@ -80,7 +81,6 @@ class GAN(BaseEstimator, ABC):
     default_steps: ClassVar[int | None] = None
     _parameter_constraints: ClassVar[dict] = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
-        "n_critic": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -93,8 +93,13 @@ class GAN(BaseEstimator, ABC):
             "generator_loss",
         ):
             method = cls.__dict__.get(name)
-            if method is not None and not method.__doc__:
-                method.__doc__ = getattr(GAN, name).__doc__
+            if method is None or method.__doc__:
+                continue
+            for base in cls.__mro__[1:]:
+                documented = getattr(base.__dict__.get(name), "__doc__", None)
+                if documented:
+                    method.__doc__ = documented
+                    break
 
     @abstractmethod
     def make_encoder(
@@ -133,11 +138,11 @@ class GAN(BaseEstimator, ABC):
         GANPair
         """
 
+    @abstractmethod
     def training_step(
         self, net: Any, real: torch.Tensor, y: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One optimization step on a batch: ``n_critic`` discriminator steps on
-        :meth:`discriminator_loss`, then one generator step on :meth:`generator_loss`.
+        """One optimization step on a batch.
 
         Parameters
         ----------
@@ -157,6 +162,26 @@ class GAN(BaseEstimator, ABC):
         fake : torch.Tensor
             The batch generated in the step.
         """
+
+
+class GAN(GenerativeModel):
+    """Base class of GAN architectures: a conditional generator and discriminator pair.
+
+    Discriminators take ``(x, y_onehot)`` and return one logit or critic score per
+    sample. :meth:`training_step` takes ``n_critic`` discriminator steps on
+    :meth:`discriminator_loss`, then one generator step on :meth:`generator_loss`;
+    subclasses implement the two losses (the built-ins take them from a loss mixin).
+    See :class:`GenerativeModel` for the rest of the contract.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **GenerativeModel._parameter_constraints,
+        "n_critic": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def training_step(
+        self, net: Any, real: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         generator = partial(net.module_, part="generator")
         discriminator = partial(net.module_, part="discriminator")
         for _ in range(self.n_critic):
@@ -173,6 +198,7 @@ class GAN(BaseEstimator, ABC):
         net.optimizer_generator_.step()
         return d_loss, g_loss, fake
 
+    @abstractmethod
     def discriminator_loss(
         self,
         discriminator: torch.nn.Module,
@@ -180,9 +206,7 @@ class GAN(BaseEstimator, ABC):
         fake: torch.Tensor,
         y: torch.Tensor,
     ) -> torch.Tensor:
-        """Loss the discriminator minimizes on a batch of real and generated samples
-        (used by the default :meth:`training_step`; the built-in GANs inherit it from
-        their loss mixin).
+        """Loss the discriminator minimizes on a batch of real and generated samples.
 
         Parameters
         ----------
@@ -200,16 +224,12 @@ class GAN(BaseEstimator, ABC):
         torch.Tensor
             A scalar.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__} has no discriminator_loss: an adversarial architecture "
-            "implements both losses, any other overrides training_step."
-        )
 
+    @abstractmethod
     def generator_loss(
         self, discriminator: torch.nn.Module, fake: torch.Tensor, y: torch.Tensor
     ) -> torch.Tensor:
-        """Loss the generator minimizes on a batch of generated samples (used by the
-        default :meth:`training_step`).
+        """Loss the generator minimizes on a batch of generated samples.
 
         Parameters
         ----------
@@ -225,10 +245,6 @@ class GAN(BaseEstimator, ABC):
         torch.Tensor
             A scalar.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__} has no generator_loss: an adversarial architecture "
-            "implements both losses, any other overrides training_step."
-        )
 
 
 class NonSaturatingLoss:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval
 
-from skadv.gans.base import GAN, GANPair
+from skadv.gans.base import GANPair, GenerativeModel
 from skadv.gans.encoders import StandardEncoder
 from skadv.gans.mlp import mlp
 
@@ -64,7 +64,7 @@ class Encoder(torch.nn.Module):
         return mean, log_var
 
 
-class TVAE(GAN):
+class TVAE(GenerativeModel):
     """A conditional variational autoencoder for tables (after Xu et al. 2019's TVAE):
     ``tvae``.
 
@@ -118,9 +118,7 @@ class TVAE(GAN):
     def build(self, encoder: Any, n_classes: int) -> GANPair:
         dim, hidden = encoder.output_dim_, list(self.hidden)
         body = mlp([self.latent_dim + n_classes, *hidden, dim], norm=False)
-        decoder = Decoder(
-            body, len(encoder.numeric_), encoder.widths_, self.latent_dim, n_classes
-        )
+        decoder = Decoder(body, len(encoder.numeric_), encoder.widths_, self.latent_dim, n_classes)
         encoder_net = Encoder(mlp([dim + n_classes, *hidden, 2 * self.latent_dim], norm=False))
         return GANPair(decoder, encoder_net)
 
