@@ -11,7 +11,7 @@ through ``net.infer``. Objectives are registered by name through the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import torch
@@ -19,7 +19,9 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
-__all__ = ["Objective", "Gaussian", "Madry", "TRADES"]
+from skadv.smoothing import SmoothedModule
+
+__all__ = ["Objective", "Gaussian", "Madry", "SmoothAdv", "TRADES"]
 
 
 class Objective(BaseEstimator, ABC):
@@ -159,3 +161,53 @@ class Gaussian(Objective):
         noisy = X + self.sigma * torch.randn_like(X)
         y_pred = net.infer(noisy)
         return net.get_loss(y_pred, y, X=noisy, training=True), y_pred
+
+
+class SmoothAdv(Objective):
+    """SmoothAdv (Salman et al. 2019): train the base classifier of randomized smoothing
+    on noisy copies of adversarial examples of the *smoothed* classifier.
+
+    The trainer's attack runs on the smoothed soft classifier (the mean softmax over
+    ``n_draws`` Gaussian draws, :class:`~skadv.smoothing.SmoothedModule`), inside the
+    trainer's threat model: state an L2 budget, e.g. ``AdversarialTrainer(...,
+    objective="smoothadv", attack="pgd", attack__norm="l2", eps=0.5)``. The loss is the
+    cross-entropy on ``n_draws`` noisy copies of each adversarial example. Train with
+    the ``sigma`` the :class:`~skadv.smoothing.RandomizedSmoothingClassifier` will use.
+
+    Parameters
+    ----------
+    sigma : float, default=0.25
+        Standard deviation of the noise, in the units of the training input.
+    n_draws : int, default=4
+        Noise draws per example, for the attack's expectation and for the loss.
+
+    Examples
+    --------
+    >>> from skadv.objectives import SmoothAdv
+    >>> SmoothAdv(sigma=0.5, n_draws=2)
+    SmoothAdv(n_draws=2, sigma=0.5)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "sigma": [Interval(Real, 0, None, closed="neither")],
+        "n_draws": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, sigma: float = 0.25, n_draws: int = 4):
+        self.sigma = sigma
+        self.n_draws = n_draws
+
+    def loss(self, net: Any, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from skadv.plugins import plugin_errors  # the registry imports this module
+
+        smoothed = SmoothedModule(net.attack_module(), self.sigma, self.n_draws)
+        with plugin_errors(net.attack_):
+            X_adv = net.attack_.run(
+                smoothed, X, y, feasible=net.feasible_, module_mode=net.craft_mode
+            )
+        noisy = X_adv.repeat_interleave(self.n_draws, dim=0)
+        noisy = noisy + self.sigma * torch.randn_like(noisy)
+        logits = net.infer(noisy)
+        loss = net.get_loss(logits, y.repeat_interleave(self.n_draws), X=noisy, training=True)
+        per_example = logits.reshape(len(X), self.n_draws, -1).mean(dim=1)
+        return loss, per_example

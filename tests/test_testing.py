@@ -5,7 +5,7 @@ import torch
 
 from skadv.attacks import FGSM, MIFGSM, PGD, Attack, FGSMRandomStart
 from skadv.gans import DCGAN, TVAE, WGANGP, ConditionalGAN, TabularGAN
-from skadv.objectives import TRADES, Madry
+from skadv.objectives import TRADES, Gaussian, Madry, SmoothAdv
 from skadv.testing import check_attack, check_gan, check_objective
 
 
@@ -30,7 +30,9 @@ def test_builtin_gans_pass(gan):
     check_gan(gan)
 
 
-@pytest.mark.parametrize("objective", [Madry, Madry(ratio=0.5), TRADES])
+@pytest.mark.parametrize(
+    "objective", [Madry, Madry(ratio=0.5), TRADES, Gaussian, SmoothAdv(n_draws=2)]
+)
 def test_builtin_objectives_pass(objective):
     check_objective(objective)
 

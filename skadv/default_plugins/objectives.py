@@ -1,7 +1,7 @@
 """Registers the built-in training objectives."""
 
 from skadv.hookspecs import hookimpl
-from skadv.objectives import TRADES, Gaussian, Madry
+from skadv.objectives import TRADES, Gaussian, Madry, SmoothAdv
 
 
 @hookimpl
@@ -9,3 +9,4 @@ def skadv_register_objectives(register):
     register("madry", Madry)
     register("trades", TRADES)
     register("gaussian", Gaussian)
+    register("smoothadv", SmoothAdv)
