@@ -21,10 +21,10 @@ from skadv.smoothing import SmoothedModule, certified_accuracy, clopper_pearson_
 matplotlib.use("Agg")
 
 
-def gaussian_trainer(sigma, max_epochs=20, **params):
+def smoothing_trainer(objective, sigma, max_epochs=20, **params):
     return AdversarialTrainer(
         MLP,
-        objective="gaussian",
+        objective=objective,
         objective__sigma=sigma,
         max_epochs=max_epochs,
         lr=1e-2,
@@ -33,6 +33,10 @@ def gaussian_trainer(sigma, max_epochs=20, **params):
         random_state=0,
         **params,
     )
+
+
+def gaussian_trainer(sigma, max_epochs=20, **params):
+    return smoothing_trainer("gaussian", sigma, max_epochs, **params)
 
 
 @pytest.fixture(scope="module")
@@ -217,20 +221,14 @@ def test_smoothadv_training_certifies_more_than_gaussian_training(base, digits):
     objective at the same sigma: more rows certified at radius 0.5, and more rows kept
     under an EOT attack at L2 0.5."""
     X_train, X_test, y_train, y_test = digits
-    smoothadv = AdversarialTrainer(
-        MLP,
-        objective="smoothadv",
-        objective__sigma=0.25,
+    smoothadv = smoothing_trainer(
+        "smoothadv",
+        0.25,
         objective__n_draws=2,
         attack="pgd",
         attack__norm="l2",
         attack__steps=2,
         eps=0.5,
-        max_epochs=20,
-        lr=1e-2,
-        train_split=None,
-        verbose=0,
-        random_state=0,
     ).fit(X_train, y_train)
     X, y = X_test[:300], y_test[:300]
     results = {}
