@@ -180,7 +180,7 @@ class GANNet(EpochSnapshots, NeuralNet):
     """Trains a GAN architecture's :class:`~skadv.gans.base.GANPair` with its losses.
 
     ``X`` holds encoded training rows, ``y`` class indices. ``criterion`` is unused:
-    the architecture's ``discriminator_loss`` and ``generator_loss`` are the losses.
+    the architecture's ``training_step`` computes and steps its own losses.
     The history records ``d_loss`` and ``g_loss`` per batch and per epoch.
 
     The module is built by the architecture (``gan.build``) when the net initializes,
@@ -274,7 +274,8 @@ class GANNet(EpochSnapshots, NeuralNet):
         loss.backward()
 
     def train_step(self, batch: Any, **fit_params: Any) -> dict:
-        """One step of the architecture's :meth:`~skadv.gans.base.GAN.training_step`."""
+        """One step of the architecture's
+        :meth:`~skadv.gans.base.GenerativeModel.training_step`."""
         set_training(self, True)
         real, y = unpack_data(batch)
         device = next(self.module_.parameters()).device
