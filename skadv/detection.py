@@ -7,6 +7,8 @@ classifier alone and then the classifier and the detector jointly, and reports b
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -22,6 +24,7 @@ from skadv.metrics.robust import adversarial_examples, class_indices
 from skadv.metrics.target import logits_module
 from skadv.modules import MLP
 from skadv.plugins import resolve_attack
+from skadv.precision import placement
 from skadv.seeding import int_seed, torch_seeded
 from skadv.threat.model import ThreatModel
 
@@ -312,7 +315,7 @@ class AdversarialDetector(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "that is not one."
             )
         module = logits_module(self.estimator_).eval()
-        x = torch.as_tensor(X, device=_device(module))
+        x = torch.as_tensor(X, device=placement(module)[0])
         threat = clone(self.threat_model) if self.threat_model is not None else ThreatModel()
         self.threat_ = threat.set_params(eps=self.eps).fit(X)
         self.detector_ = None
@@ -359,7 +362,7 @@ class AdversarialDetector(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 iterator_train__shuffle=True,
                 train_split=None,
                 verbose=0,
-                device=str(_device(logits_module(self.estimator_))),
+                device=str(placement(logits_module(self.estimator_))[0]),
             ).fit(inputs, labels)
         return self.detector_.module_.eval()
 
@@ -384,7 +387,7 @@ class AdversarialDetector(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "threshold_")
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
-        return self._scores(torch.as_tensor(X, device=_device(self.score_module_)))
+        return self._scores(torch.as_tensor(X, device=placement(self.score_module_)[0]))
 
     def is_adversarial(self, X: Any) -> np.ndarray:
         """Whether the detector flags each row.
@@ -434,11 +437,6 @@ class AdversarialDetector(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "threshold_")
         module = logits_module(self.estimator_).eval()
         return GuardModule(module, self.score_module_, self.threshold_, self.scale_)
-
-
-def _device(module: torch.nn.Module) -> torch.device:
-    param = next(iter(list(module.parameters()) + list(module.buffers())), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 def _last_linear(module: torch.nn.Module) -> torch.nn.Module:
@@ -505,7 +503,7 @@ def detection_report(
     y = np.asarray(y)
     eps = detector.eps if eps is None else eps
     guard = detector.guard_module()
-    device = _device(guard.module)
+    device = placement(guard.module)[0]
     x = torch.as_tensor(X, device=device)
     targets = torch.as_tensor(class_indices(detector.estimator_, y), device=device)
     norm = attack_params.pop("norm", "linf")
@@ -546,17 +544,12 @@ def detection_report(
         made.perturb(guard, x, targets, loss_fn=classifier_loss, feasible=feasible)
     )
     report["non_adaptive"] = summary(wrong, flagged)
-    for weight in weights:
-        more_wrong, more_flagged = judge(
-            made.perturb(guard, x, targets, loss_fn=adaptive_loss(weight), feasible=feasible)
-        )
-        evades = more_wrong & ~more_flagged
-        replace = evades & ~(wrong & ~flagged)
-        wrong, flagged = (
-            torch.where(replace, more_wrong, wrong),
-            torch.where(replace, more_flagged, flagged),
-        )
-    for candidate in _squeezer_candidates(detector, made, x, targets, feasible):
+    weighted = (
+        made.perturb(guard, x, targets, loss_fn=adaptive_loss(weight), feasible=feasible)
+        for weight in weights
+    )
+    squeezing = _squeezer_candidates(detector, made, x, targets, feasible)
+    for candidate in itertools.chain(weighted, squeezing):
         more_wrong, more_flagged = judge(candidate)
         replace = (more_wrong & ~more_flagged) & ~(wrong & ~flagged)
         wrong, flagged = (
@@ -585,15 +578,14 @@ def _squeezer_candidates(
     x: torch.Tensor,
     targets: torch.Tensor,
     feasible: Any,
-) -> list[torch.Tensor]:
+) -> Iterator[torch.Tensor]:
     """Feature squeezing's own adaptive attack: fool the classifier on squeezed input
     (BPDA), then round each feature to a squeezer level inside the budget. On the
-    squeezer's grid the squeezed input is the input, so the score is zero."""
+    squeezer's grid the squeezed input is the input, so the score is zero. Made one at
+    a time, after the weighted attacks (the order the random starts are drawn in)."""
     score = detector.score_module_
-    if not isinstance(score, _SqueezeScore):
-        return []
-    out = []
-    for squeeze in score.squeezers:
+    squeezers = score.squeezers if isinstance(score, _SqueezeScore) else []
+    for squeeze in squeezers:
         if not isinstance(squeeze, _BitDepth):
             continue
         x_adv = made.perturb(_Squeezed(score.module, squeeze), x, targets, feasible=feasible)
@@ -607,5 +599,4 @@ def _squeezer_candidates(
                 allowed &= (level - x).abs() <= reach
             snapped = torch.where(allowed, level, snapped)
         keep = feasible.contains(snapped, x).reshape(-1, *[1] * (x.ndim - 1))
-        out.append(torch.where(keep, snapped, x_adv))
-    return out
+        yield torch.where(keep, snapped, x_adv)

@@ -1,4 +1,5 @@
-"""Mixed precision: the autocast context shared by the trainer and the robust metrics."""
+"""Where and in what precision modules compute: the autocast context shared by the trainer
+and the robust metrics, and a module's device and dtype."""
 
 from __future__ import annotations
 
@@ -36,3 +37,29 @@ def autocast(device: Any, precision: str) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=torch.device(device or "cpu").type, dtype=dtype)
+
+
+def placement(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+    """The device and dtype of ``module``'s first parameter; the CPU and float32 for a
+    module without parameters.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    device : torch.device
+    dtype : torch.dtype
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skadv.precision import placement
+    >>> placement(torch.nn.Linear(2, 1).double())
+    (device(type='cpu'), torch.float64)
+    """
+    param = next(module.parameters(), None)
+    if param is None:
+        return torch.device("cpu"), torch.float32
+    return param.device, param.dtype

@@ -20,6 +20,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skadv.precision import placement
+
 __all__ = [
     "RandomizedSmoothingClassifier",
     "SmoothedModule",
@@ -187,9 +189,7 @@ class RandomizedSmoothingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
         fitted = getattr(self.estimator_, "estimator", self.estimator_)
         module = getattr(fitted, "module_", None)
         if isinstance(module, torch.nn.Module) and not isinstance(fitted, Pipeline):
-            param = next(module.parameters(), None)
-            device = param.device if param is not None else torch.device("cpu")
-            dtype = param.dtype if param is not None else torch.float32
+            device, dtype = placement(module)
             was_training = module.training
             module.eval()
             try:

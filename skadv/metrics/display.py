@@ -1,4 +1,5 @@
-"""The robustness curve display, in the shape of scikit-learn's displays."""
+"""The robustness, certified-accuracy and detection curve displays, in the shape of
+scikit-learn's displays."""
 
 from __future__ import annotations
 
@@ -24,6 +25,32 @@ def _check_eps_grid(eps: Any) -> list[float]:
             f"[0, 0.05, 0.1]; got {eps!r}."
         )
     return [float(e) for e in values]
+
+
+def _draw_line(
+    display: Any,
+    ax: Any,
+    x: Any,
+    y: Any,
+    *,
+    label: str | None,
+    line_kwargs: dict,
+    legend_loc: str,
+    **axes_settings: Any,
+) -> Any:
+    """Draw a display's labelled line on ``ax`` (a new figure when None), set the axes and
+    the legend, and store ``line_``, ``ax_`` and ``figure_`` on the display."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    (display.line_,) = ax.plot(x, y, **line_kwargs)
+    ax.set(**axes_settings)
+    if label is not None:
+        ax.legend(loc=legend_loc)
+    display.ax_ = ax
+    display.figure_ = ax.figure
+    return ax
 
 
 class RobustnessCurveDisplay:
@@ -88,19 +115,20 @@ class RobustnessCurveDisplay:
         -------
         RobustnessCurveDisplay
         """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots()
         label = name if name is not None else self.name
-        line_kwargs = {"marker": "o", "label": label, **kwargs}
-        (self.line_,) = ax.plot(self.eps, self.accuracy, **line_kwargs)
         attack = f" ({self.attack_name})" if self.attack_name else ""
-        ax.set(xlabel=f"eps{attack}", ylabel="robust accuracy", ylim=(-0.02, 1.02))
-        if label is not None:
-            ax.legend(loc="lower left")
-        self.ax_ = ax
-        self.figure_ = ax.figure
+        _draw_line(
+            self,
+            ax,
+            self.eps,
+            self.accuracy,
+            label=label,
+            line_kwargs={"marker": "o", "label": label, **kwargs},
+            legend_loc="lower left",
+            xlabel=f"eps{attack}",
+            ylabel="robust accuracy",
+            ylim=(-0.02, 1.02),
+        )
         return self
 
     @classmethod
@@ -225,19 +253,19 @@ class CertifiedAccuracyDisplay:
         -------
         CertifiedAccuracyDisplay
         """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots()
         label = name if name is not None else self.name
-        (self.line_,) = ax.plot(
-            self.radii, self.accuracy, **{"drawstyle": "steps-post", "label": label, **kwargs}
+        _draw_line(
+            self,
+            ax,
+            self.radii,
+            self.accuracy,
+            label=label,
+            line_kwargs={"drawstyle": "steps-post", "label": label, **kwargs},
+            legend_loc="upper right",
+            xlabel="L2 radius",
+            ylabel="certified accuracy",
+            ylim=(-0.02, 1.02),
         )
-        ax.set(xlabel="L2 radius", ylabel="certified accuracy", ylim=(-0.02, 1.02))
-        if label is not None:
-            ax.legend(loc="upper right")
-        self.ax_ = ax
-        self.figure_ = ax.figure
         return self
 
     @classmethod
@@ -389,28 +417,22 @@ class DetectionCurveDisplay:
         -------
         DetectionCurveDisplay
         """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots()
         label = name if name is not None else self.name
-        (self.line_,) = ax.plot(
+        ax = _draw_line(
+            self,
+            ax,
             np.asarray(self.fpr, dtype=float),
             np.asarray(self.tpr, dtype=float),
-            **{"drawstyle": "steps-post", "label": label, **kwargs},
-        )
-        if self.operating_point is not None:
-            ax.plot(*self.operating_point, "o", color=self.line_.get_color())
-        ax.set(
+            label=label,
+            line_kwargs={"drawstyle": "steps-post", "label": label, **kwargs},
+            legend_loc="lower right",
             xlabel="false-positive rate (clean rows flagged)",
             ylabel="detection rate (adversarial rows flagged)",
             xlim=(-0.02, 1.02),
             ylim=(-0.02, 1.02),
         )
-        if label is not None:
-            ax.legend(loc="lower right")
-        self.ax_ = ax
-        self.figure_ = ax.figure
+        if self.operating_point is not None:
+            ax.plot(*self.operating_point, "o", color=self.line_.get_color())
         return self
 
     @classmethod

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from skadv.metrics.target import Target, attack_target
 from skadv.plugins import plugin_errors, resolve_attack
-from skadv.precision import PRECISIONS, autocast
+from skadv.precision import PRECISIONS, autocast, placement
 from skadv.threat.feasible import FeasibleSet
 from skadv.threat.model import ThreatModel
 from skadv.validation import Number, check_fitted_classifier, unique_labels
@@ -187,9 +187,7 @@ def _adversarial_batches(
     """Adversarial batches of ``X`` (on the module's device) and their class indices,
     with a progress bar over the batches when ``verbose`` (or over the attacks of an
     ensemble that batches itself)."""
-    param = next(module.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    dtype = param.dtype if param is not None else torch.float32
+    device, dtype = placement(module)
     targets = torch.as_tensor(y, device=device)
     if feasible is not None:
         feasible = feasible.to(torch.empty(0, device=device, dtype=dtype))

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from skadv.differentiable import NotTranslatableError, encoded_categorical, torch_view
 from skadv.exceptions import NotDifferentiableError
 from skadv.plugins import get_registry
+from skadv.precision import placement
 from skadv.tables import TableSchema
 from skadv.threat.feasible import FeasibleSet
 from skadv.threat.model import ThreatModel
@@ -186,11 +187,8 @@ def attack_target(
     if needs_module or hasattr(final, "module_"):
         module = logits_module(final)
         if transformers:
-            param = next(module.parameters(), None)
             view = _view(transformers, threat.schema_)
-            module = torch.nn.Sequential(
-                view.to(param.device if param is not None else "cpu"), module
-            )
+            module = torch.nn.Sequential(view.to(placement(module)[0]), module)
     index = X.index if hasattr(X, "index") and hasattr(X, "columns") else None
     return Target(estimator, final, threat, Z, index, module)
 
