@@ -103,8 +103,10 @@ class GANAugmenter(BaseOverSampler):
 
     ``fit_resample`` learns the classes that ``sampling_strategy`` targets and appends
     exactly the rows asked for, by conditioning the generator on the class. A DataFrame
-    comes back as a DataFrame with the same columns, dtypes and categories (an array as an
-    array, a list as a list, as imbalanced-learn's samplers do). Categorical columns
+    comes back as a DataFrame with the same columns, dtypes and categories, an array as an
+    array, and a list as an array, as scikit-learn's transformers return it (a list of rows
+    holding strings becomes one string array: pass a DataFrame to keep each column's
+    type). Categorical columns
     (object, string, category and bool dtypes, or those named in ``categorical``) only
     take categories seen in fit; integer columns
     stay integral; every number stays inside its column's range (``clip``); constant
@@ -133,8 +135,8 @@ class GANAugmenter(BaseOverSampler):
         Keep every number inside the range its column has in the training data.
     max_steps : int or "auto", default="auto"
         Generator steps (optimizer updates) at most; "auto" is the architecture's own:
-        1,000 for the tabular GANs, 2,000 for ``dcgan``, 3,000 for ``tvae`` (whose steps
-        are cheaper).
+        500 for ``cgan``, 1,000 for ``tvae`` (whose steps are cheaper), ``wgan-gp`` and
+        ``tabular``, 2,000 for ``dcgan``.
     batch_size : int, default=64
         Rows per step, at most half of the rows learnt from.
     early_stopping : bool, default=True
@@ -314,7 +316,7 @@ class GANAugmenter(BaseOverSampler):
         try:
             X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
         except ValueError as exc:
-            if "could not convert" not in str(exc):
+            if "could not convert" not in str(exc) and "strings" not in str(exc):
                 raise
             X = check_array(X, dtype=None, input_name="X")  # strings: categorical columns
         if X.ndim == 2:
@@ -339,11 +341,14 @@ class GANAugmenter(BaseOverSampler):
 
         Returns
         -------
-        X_resampled : DataFrame, ndarray or list
-            The original rows followed by the synthetic ones, in the type of ``X``.
-        y_resampled : array-like
+        X_resampled : DataFrame or ndarray
+            The original rows followed by the synthetic ones: a DataFrame for a
+            DataFrame, an ndarray otherwise.
+        y_resampled : ndarray or Series
         """
         unique_labels(np.asarray(y, dtype=object).ravel())  # mixed label types: say so
+        if isinstance(X, list):  # list in, array out, as scikit-learn's transformers do
+            X, y = np.asarray(X), np.asarray(y)
         return super().fit_resample(X, y, **params)
 
     def _fit_resample(self, X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:

@@ -251,7 +251,10 @@ class NonSaturatingLoss:
     """The original GAN loss with the non-saturating generator objective."""
 
     def discriminator_loss(self, discriminator, real, fake, y):
-        real_logits, fake_logits = discriminator(real, y), discriminator(fake, y)
+        # one pass over both halves: half the per-layer overhead of two passes
+        real_logits, fake_logits = discriminator(
+            torch.cat([real, fake]), torch.cat([y, y])
+        ).chunk(2)
         return F.binary_cross_entropy_with_logits(
             real_logits, torch.ones_like(real_logits)
         ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))

@@ -95,7 +95,7 @@ class TVAE(GenerativeModel):
     """
 
     learning_rate: ClassVar[float] = 1e-3
-    default_steps: ClassVar[int] = 3000
+    default_steps: ClassVar[int] = 1000
     betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
     _parameter_constraints: ClassVar[dict] = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
