@@ -477,12 +477,10 @@ class GANAugmenter(BaseOverSampler):
         }
         net_class: type = GANNet
         if self.accelerator is not None:
-            from skadv.distributed import AcceleratedGANNet, quiet
+            from skadv.distributed import AcceleratedGANNet
 
             # skorch's default DataLoader, which the accelerator shards across processes
             net_class, placement = AcceleratedGANNet, {"accelerator": self.accelerator}
-            if not self.verbose:  # skorch prints to the accelerator's sink regardless
-                placement["callbacks__print_log__sink"] = quiet
         net = net_class(
             gan=gan,
             n_classes=len(self.learned_classes_),
@@ -498,6 +496,7 @@ class GANAugmenter(BaseOverSampler):
             train_split=None,
             callbacks=callbacks,
             callbacks__diversity__every=every,
+            callbacks__print_log=None,  # verbose=0 prints nothing; skip tabulating it
             verbose=0,
             **placement,
         )

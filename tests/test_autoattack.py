@@ -97,7 +97,8 @@ def test_fab_t_agrees_with_torchattacks(models, images):
         with torch.no_grad():
             adv = port(torch.as_tensor(X), torch.as_tensor(y))
             theirs = float((module(adv).argmax(1).numpy() == y).mean())
-        assert ours <= theirs + 0.005 and abs(ours - theirs) <= 0.01, (ours, theirs)
+        # one run from the clean point: deterministic, so the 0.5 points hold
+        assert abs(ours - theirs) <= 0.005, (ours, theirs)
 
 
 def reference_positions(self, x, p, image, generator, odd=False):
