@@ -474,13 +474,16 @@ class GANAugmenter(BaseOverSampler):
             "device": self.device,
             "iterator_train": TensorBatches,
             "iterator_train__device": self.device,
+            "callbacks__print_log": None,  # verbose=0 prints nothing: skip tabulating it
         }
         net_class: type = GANNet
         if self.accelerator is not None:
-            from skadv.distributed import AcceleratedGANNet
+            from skadv.distributed import AcceleratedGANNet, quiet
 
             # skorch's default DataLoader, which the accelerator shards across processes
             net_class, placement = AcceleratedGANNet, {"accelerator": self.accelerator}
+            if not self.verbose:  # skorch prints to the accelerator's sink regardless
+                placement["callbacks__print_log__sink"] = quiet
         net = net_class(
             gan=gan,
             n_classes=len(self.learned_classes_),
@@ -496,7 +499,6 @@ class GANAugmenter(BaseOverSampler):
             train_split=None,
             callbacks=callbacks,
             callbacks__diversity__every=every,
-            callbacks__print_log=None,  # verbose=0 prints nothing; skip tabulating it
             verbose=0,
             **placement,
         )
