@@ -31,6 +31,10 @@ class TensorBatches:
         Skip the last, smaller batch.
     device : str or None, default=None
         Where to keep the data; None keeps it on the CPU.
+    passes : int, default=1
+        Times an epoch goes through the data, each time in a fresh order when
+        ``shuffle``: small data sets then have epochs of many steps, and the per-epoch
+        work of skorch's callbacks is paid less often.
 
     Examples
     --------
@@ -50,6 +54,7 @@ class TensorBatches:
         shuffle: bool = False,
         drop_last: bool = False,
         device: str | None = None,
+        passes: int = 1,
     ):
         X, y = data_from_dataset(dataset)
         self.X = torch.as_tensor(X, device=device)
@@ -57,15 +62,22 @@ class TensorBatches:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.passes = passes
 
-    def __len__(self) -> int:
+    def _batches_per_pass(self) -> int:
         n = len(self.X)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
+    def __len__(self) -> int:
+        return self.passes * self._batches_per_pass()
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.X)
-        order = torch.randperm(n, device=self.X.device) if self.shuffle else None
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        for _ in range(self.passes):
+            yield from self._one_pass()
+
+    def _one_pass(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(self.X), device=self.X.device) if self.shuffle else None
+        for start in range(0, self._batches_per_pass() * self.batch_size, self.batch_size):
             if order is None:
                 yield (
                     self.X[start : start + self.batch_size],

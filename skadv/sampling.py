@@ -115,7 +115,8 @@ class GANAugmenter(BaseOverSampler):
 
     Training is budgeted in generator steps (``max_steps``), with batches no larger
     than half the rows, so small data trains for enough steps and large data for no more
-    than needed; it stops early when the synthetic rows' per-feature means and spreads
+    than needed (in whole epochs, which go through small data several times so that
+    each has about 50 steps); it stops early when the synthetic rows' per-feature means and spreads
     stop approaching the real ones, or when ``max_time`` is spent. Use it in
     ``imblearn.pipeline.make_pipeline(GANAugmenter(), estimator)`` or
     :func:`skadv.make_pipeline`, so only training folds are augmented.
@@ -458,7 +459,15 @@ class GANAugmenter(BaseOverSampler):
     def _train_gan(self, gan: Any, Z: np.ndarray, y: np.ndarray) -> GANNet:
         batch_size = max(2, min(self.batch_size, len(Z) // 2))
         batches = len(Z) // batch_size  # drop_last: every step sees a full batch
-        every = max(1, math.ceil(50 / batches))  # check about every 50 steps
+        # epochs of at least 50 steps (skorch's default DataLoader, under accelerate,
+        # goes through the data once)
+        steps = self._steps(gan)
+        passes = (
+            1
+            if self.accelerator is not None
+            else max(1, min(math.ceil(50 / batches), steps // batches))
+        )
+        every = max(1, math.ceil(50 / (passes * batches)))  # check about every 50 steps
         callbacks = list(self.callbacks or [])
         if self.accelerator is None:  # processes must stop together: no early stop there
             callbacks.append(
@@ -474,6 +483,7 @@ class GANAugmenter(BaseOverSampler):
             "device": self.device,
             "iterator_train": TensorBatches,
             "iterator_train__device": self.device,
+            "iterator_train__passes": passes,
             "callbacks__print_log": None,  # verbose=0 prints nothing: skip tabulating it
         }
         net_class: type = GANNet
@@ -492,7 +502,7 @@ class GANAugmenter(BaseOverSampler):
             lr=getattr(gan, "learning_rate", GenerativeModel.learning_rate)
             if self.lr == "auto"
             else self.lr,
-            max_epochs=math.ceil(self._steps(gan) / batches),
+            max_epochs=math.ceil(steps / (passes * batches)),
             batch_size=batch_size,
             iterator_train__shuffle=True,
             iterator_train__drop_last=True,

@@ -382,8 +382,12 @@ def test_training_is_budgeted_in_steps_and_time():
     X, y = skewed_table()
     aug = GANAugmenter(max_steps=60, batch_size=16, early_stopping=False, random_state=0)
     aug.fit_resample(X, y)
-    steps = sum(len(epoch["batches"]) for epoch in aug.gan_net_.history)
-    assert 60 <= steps < 60 + (y == 1).sum() // 16  # whole epochs of full batches
+    history = aug.gan_net_.history
+    steps = sum(len(epoch["batches"]) for epoch in history)
+    # whole epochs of full batches, at least 50 steps each: passes over the small class
+    per_epoch = len(history[0]["batches"])
+    assert per_epoch >= 50 and per_epoch % ((y == 1).sum() // 16) == 0
+    assert 60 <= steps < 60 + per_epoch
     timed = GANAugmenter(max_steps=100_000, max_time=1.0, random_state=0)
     start = time.perf_counter()
     timed.fit_resample(X, y)

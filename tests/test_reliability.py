@@ -396,13 +396,14 @@ def test_ctrl_c_during_gan_training_never_passes_silently():
     from imblearn.pipeline import make_pipeline
 
     X, y = make_classification(400, n_features=6, weights=[0.7], random_state=0)
-    # 120 minority rows in batches of 8: 15 steps an epoch, 5 epochs
-    late = augmenter(max_steps=75, early_stopping=False, callbacks=[InterruptGANAt(3)])
+    # 120 minority rows in batches of 8, gone through 4 times an epoch: 60 steps an
+    # epoch, 5 epochs
+    late = augmenter(max_steps=300, early_stopping=False, callbacks=[InterruptGANAt(3)])
     pipe = make_pipeline(late, LogisticRegression())
     with pytest.warns(UserWarning, match="interrupted in epoch 3.*end of epoch 2.*synthetic"):
         pipe.fit(X, y)
     assert len(late.gan_net_.history) == 2 and hasattr(pipe[-1], "coef_")
-    early = augmenter(max_steps=75, callbacks=[InterruptGANAt(1)])
+    early = augmenter(max_steps=300, callbacks=[InterruptGANAt(1)])
     pipe = make_pipeline(early, LogisticRegression())
     with pytest.raises(KeyboardInterrupt, match="first epoch; no rows were generated"):
         pipe.fit(X, y)

@@ -276,7 +276,8 @@ class GANNet(EpochSnapshots, NeuralNet):
     def train_step(self, batch: Any, **fit_params: Any) -> dict:
         """One step of the architecture's
         :meth:`~skadv.gans.base.GenerativeModel.training_step`."""
-        set_training(self, True)
+        if not self.module_.training:  # once, not per step: a GAN's steps are small
+            set_training(self, True)
         real, y = unpack_data(batch)
         device = next(self.module_.parameters()).device
         real = to_tensor(real, device=device)
