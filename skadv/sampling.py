@@ -136,7 +136,7 @@ class GANAugmenter(BaseOverSampler):
         Keep every number inside the range its column has in the training data.
     max_steps : int or "auto", default="auto"
         Generator steps (optimizer updates) at most; "auto" is the architecture's own:
-        500 for ``cgan``, 1,000 for ``tvae`` (whose steps are cheaper), ``wgan-gp`` and
+        400 for ``cgan``, 1,000 for ``tvae`` (whose steps are cheaper), ``wgan-gp`` and
         ``tabular``, 2,000 for ``dcgan``.
     batch_size : int, default=64
         Rows per step, at most half of the rows learnt from.

@@ -61,17 +61,23 @@ def imbalanced():
     return imbalanced_data(seed=0)
 
 
-def test_augmentation_meets_the_balanced_accuracy_bar(imbalanced):
-    X_train, X_test, y_train, y_test = imbalanced
-    plain = LogisticRegression(max_iter=1000).fit(X_train, y_train)
-    aug = GANAugmenter(gan="cgan", random_state=0)
-    pipe = ImbPipeline([("augment", aug), ("clf", LogisticRegression(max_iter=1000))])
-    augmented = balanced_accuracy_score(y_test, pipe.fit(X_train, y_train).predict(X_test))
-    assert augmented >= 0.70
-    assert augmented > balanced_accuracy_score(y_test, plain.predict(X_test)) + 0.1
+def test_augmentation_meets_the_balanced_accuracy_bar():
+    # two draws of the data: one GAN run moves balanced accuracy by a few points
+    augmented, plain = [], []
+    for seed in (0, 1):
+        X_train, X_test, y_train, y_test = imbalanced_data(seed=seed)
+        model = LogisticRegression(max_iter=1000).fit(X_train, y_train)
+        plain.append(balanced_accuracy_score(y_test, model.predict(X_test)))
+        aug = GANAugmenter(gan="cgan", random_state=0)
+        pipe = ImbPipeline([("augment", aug), ("clf", LogisticRegression(max_iter=1000))])
+        predicted = pipe.fit(X_train, y_train).predict(X_test)
+        augmented.append(balanced_accuracy_score(y_test, predicted))
+    assert np.mean(augmented) >= 0.70, augmented
+    assert np.mean(augmented) > np.mean(plain) + 0.1, (augmented, plain)
     history = aug.gan_net_.history
     steps = sum(len(epoch["batches"]) for epoch in history)
-    assert steps <= 1000  # the default budget for tables, early stopping may cut it
+    # cgan's default budget, in whole epochs of about 50 steps; early stopping may cut it
+    assert steps < 400 + len(history[0]["batches"])
     assert "fidelity" in history[-1] or any("fidelity" in epoch for epoch in history)
     assert np.all(np.isfinite(history[:, "d_loss"])) and np.all(np.isfinite(history[:, "g_loss"]))
 
