@@ -14,9 +14,9 @@ With ``--autoattack N``, a second table: standard AutoAttack on the first N test
 at a checkout of it); ART's ``AutoAttack`` with APGD-CE and APGD-DLR (100 iterations) and
 Square (5,000 queries); ART's attacks at the standard version's budgets, each on the points
 still correct (APGD-CE, APGD-T over the 9 most likely wrong classes, Square; ART has no
-FAB, so this ART run does less than skadv's); and torchattacks' ``AutoAttack`` (standard
-version, as shipped). Then skadv's APGD-CE (100
-iterations) against a bare PyTorch APGD-CE loop, per iteration.
+FAB, so this ART run does less than skadv's), with skadv's ``autoattack`` on that same
+ensemble beside it; and torchattacks' ``AutoAttack`` (standard version, as shipped). Then
+skadv's APGD-CE (100 iterations) against a bare PyTorch APGD-CE loop, per iteration.
 
     python benchmarks/robust_evaluation.py [--device cuda] [--n-samples 10000]
         [--autoattack 540] [--reference /path/to/auto-attack] [--threads 2]
@@ -176,6 +176,19 @@ def autoattack_table(module, X, y, reference: str | None) -> None:
             images, X_img, y, AutoAttack(eps=EPS, clip_values=(0.0, 1.0), random_state=0), BATCH
         )
     }
+    ways["skadv APGD-CE, APGD-T, Square (the ART row's ensemble)"] = lambda: attacked_accuracy(
+        images,
+        X_img,
+        y,
+        AutoAttack(
+            eps=EPS,
+            version="custom",
+            attacks=("apgd-ce", "apgd-t", "square"),
+            clip_values=(0.0, 1.0),
+            random_state=0,
+        ),
+        BATCH,
+    )
     if reference:
         sys.path.insert(0, reference)
         from autoattack import AutoAttack as Reference
