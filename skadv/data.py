@@ -45,6 +45,9 @@ class TensorBatches:
     ...                         batch_size=4)
     >>> [len(xb) for xb, yb in batches]
     [4, 4, 2]
+    >>> batches.passes = 2
+    >>> len(batches), [len(xb) for xb, yb in batches]
+    (6, [4, 4, 2, 4, 4, 2])
     """
 
     def __init__(

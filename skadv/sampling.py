@@ -116,8 +116,8 @@ class GANAugmenter(BaseOverSampler):
     Training is budgeted in generator steps (``max_steps``), with batches no larger
     than half the rows, so small data trains for enough steps and large data for no more
     than needed (in whole epochs, which go through small data several times so that
-    each has about 50 steps); it stops early when the synthetic rows' per-feature means and spreads
-    stop approaching the real ones, or when ``max_time`` is spent. Use it in
+    each has about 50 steps); it stops early when the synthetic rows' per-feature means
+    and spreads stop approaching the real ones, or when ``max_time`` is spent. Use it in
     ``imblearn.pipeline.make_pipeline(GANAugmenter(), estimator)`` or
     :func:`skadv.make_pipeline`, so only training folds are augmented.
 
