@@ -108,42 +108,47 @@ def bare_apgd_ce(module, x, y, eps, steps=100):
     return best
 
 
+def art_apgd(classifier, loss: str, targeted: bool = False):
+    """ART's APGD at AutoAttack's budget: 100 iterations, one run, first step 2 eps."""
+    from art.attacks.evasion import AutoProjectedGradientDescent
+
+    return AutoProjectedGradientDescent(
+        classifier,
+        eps=EPS,
+        eps_step=2 * EPS,
+        max_iter=100,
+        nb_random_init=1,
+        loss_type=loss,
+        targeted=targeted,
+        batch_size=BATCH,
+        verbose=False,
+    )
+
+
+def art_square(classifier):
+    """ART's Square at AutoAttack's budget: 5,000 queries."""
+    from art.attacks.evasion import SquareAttack
+
+    return SquareAttack(
+        classifier, eps=EPS, max_iter=5000, p_init=0.8, batch_size=BATCH, verbose=False
+    )
+
+
 def art_standard(classifier, images, X_img: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Standard AutoAttack's budgets with ART's attacks, each on the points still correct:
     APGD-CE (100 iterations), APGD-T (targeted DLR, 100 iterations, each of the 9 most
     likely wrong classes in turn, as the reference picks them) and Square (5,000
     queries). ART has no FAB, so FAB-T is left out."""
-    from art.attacks.evasion import AutoProjectedGradientDescent, SquareAttack
-
-    def apgd(loss: str, targeted: bool):
-        return AutoProjectedGradientDescent(
-            classifier,
-            eps=EPS,
-            eps_step=2 * EPS,
-            max_iter=100,
-            nb_random_init=1,
-            loss_type=loss,
-            targeted=targeted,
-            batch_size=BATCH,
-            verbose=False,
-        )
-
-    def correct(x: np.ndarray) -> np.ndarray:
-        return classifier.predict(x, batch_size=BATCH).argmax(1) == y
-
     with torch.no_grad():
         ranked = images(torch.as_tensor(X_img)).argsort(dim=1, descending=True).numpy()
-    x_adv, robust = X_img.copy(), correct(X_img)
-    runs = [(apgd("cross_entropy", False), y)]
-    runs += [(apgd("difference_logits_ratio", True), ranked[:, rank]) for rank in range(1, 10)]
+    x_adv = X_img.copy()
+    robust = classifier.predict(X_img, batch_size=BATCH).argmax(1) == y
+    runs = [(art_apgd(classifier, "cross_entropy"), y)]
     runs += [
-        (
-            SquareAttack(
-                classifier, eps=EPS, max_iter=5000, p_init=0.8, batch_size=BATCH, verbose=False
-            ),
-            y,
-        )
+        (art_apgd(classifier, "difference_logits_ratio", targeted=True), ranked[:, rank])
+        for rank in range(1, 10)
     ]
+    runs += [(art_square(classifier), y)]
     for attack, labels in runs:
         index = np.flatnonzero(robust)
         if not len(index):
@@ -161,7 +166,6 @@ def autoattack_table(module, X, y, reference: str | None) -> None:
 
     import torchattacks
     from art.attacks.evasion import AutoAttack as ARTAutoAttack
-    from art.attacks.evasion import AutoProjectedGradientDescent, SquareAttack
     from art.estimators.classification import PyTorchClassifier
 
     images = torch.nn.Sequential(torch.nn.Flatten(), module).eval()
@@ -207,22 +211,10 @@ def autoattack_table(module, X, y, reference: str | None) -> None:
         clip_values=(0.0, 1.0),
     )
     ensemble = [
-        AutoProjectedGradientDescent(
-            classifier,
-            eps=EPS,
-            eps_step=2 * EPS,
-            max_iter=100,
-            nb_random_init=1,
-            loss_type=loss,
-            batch_size=BATCH,
-            verbose=False,
-        )
-        for loss in ("cross_entropy", "difference_logits_ratio")
-    ] + [
-        SquareAttack(
-            classifier, eps=EPS, max_iter=5000, p_init=0.8, batch_size=BATCH, verbose=False
-        )
+        art_apgd(classifier, "cross_entropy"),
+        art_apgd(classifier, "difference_logits_ratio"),
     ]
+    ensemble.append(art_square(classifier))
     art = ARTAutoAttack(classifier, eps=EPS, eps_step=2 * EPS, attacks=ensemble, batch_size=BATCH)
     ways["ART AutoAttack (APGD-CE, APGD-DLR, Square)"] = lambda: accuracy(art.generate(X_img, y=y))
     ways["ART APGD-CE, APGD-T, Square (standard less FAB-T)"] = lambda: accuracy(
