@@ -5,12 +5,21 @@ from __future__ import annotations
 from numbers import Integral, Real
 from typing import ClassVar
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, Options
 
 from skadv.attacks.apgd import n_targets, top_classes
 from skadv.attacks.base import RANDOM_STATE, Attack, AttackContext
 from skadv.threat.feasible import FeasibleSet, per_sample_norm
+
+
+def row_order(t: torch.Tensor) -> torch.Tensor:
+    """The argsort of each row. On the CPU numpy's vectorized sort is used: on rows of
+    a few dozen floats it is several times faster than torch's."""
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+        return torch.from_numpy(np.argsort(t.detach().numpy(), axis=1))
+    return t.argsort(dim=1)
 
 
 def hyperplane_step(
@@ -25,29 +34,28 @@ def hyperplane_step(
     room finds the ``lam`` that reaches ``c`` exactly. A row that cannot reach ``c`` inside
     the box moves as far as it can.
     """
-    # for c < 0 solve w @ e == -c with e = -d, inside the mirrored box
-    orient = torch.where(c < 0, -1.0, 1.0).to(w.dtype)[:, None]
-    low, high = torch.where(orient > 0, low, -high), torch.where(orient > 0, high, -low)
+    # for c < 0 solve (-w) @ d == -c instead
+    w = torch.where(c[:, None] < 0, -w, w)
     c = c.abs()
     room = torch.where(w > 0, high, torch.where(w < 0, -low, 0)).clamp_min(0)
     a = w.abs()
     rate = torch.ones_like(a) if norm == "linf" else a
     level = torch.where(rate > 0, room / rate.clamp_min(torch.finfo(a.dtype).tiny), torch.inf)
-    order = level.argsort(dim=1)
+    order = row_order(level)
     level_s = level.gather(1, order)
     cap_s = (a * room).gather(1, order)
     slope_s = (a * rate).gather(1, order)
     cap_before = cap_s.cumsum(dim=1) - cap_s
     slope_from = slope_s.flip(1).cumsum(dim=1).flip(1)
     reach = torch.where(slope_from > 0, cap_before + level_s * slope_from, cap_before)
-    below = reach < c[:, None]
-    k = below.sum(dim=1, keepdim=True).clamp(max=w.shape[1] - 1)
+    count = (reach < c[:, None]).sum(dim=1, keepdim=True)
+    k = count.clamp(max=w.shape[1] - 1)
     lam = (c - cap_before.gather(1, k).squeeze(1)) / slope_from.gather(1, k).squeeze(1).clamp_min(
         torch.finfo(a.dtype).tiny
     )
-    lam = torch.where(below.all(dim=1), torch.inf, lam.clamp_min(0))
+    lam = torch.where(count.squeeze(1) == w.shape[1], torch.inf, lam.clamp_min(0))
     step = torch.minimum(lam[:, None] * rate, room)
-    return torch.sign(w) * step * orient
+    return torch.sign(w) * step
 
 
 class FAB(Attack):
@@ -230,8 +238,7 @@ class FAB(Attack):
                 torch.cat([gap, gap_clean]),
             )
             d1, d2 = both[:n], both[n:]
-            a1 = per_sample_norm(feasible._scaled(d1), norm).clamp_min(1e-8)
-            a2 = per_sample_norm(feasible._scaled(d2), norm).clamp_min(1e-8)
+            a1, a2 = per_sample_norm(feasible._scaled(both), norm).clamp_min(1e-8).split(n)
             alpha = (a1 / (a1 + a2)).clamp(0, self.alpha_max)
             x = (x + self.eta * d1) * (1 - alpha) + (x0 + self.eta * d2) * alpha
             x = feasible.clip(ctx.masked(x - x0) + x0, x0)

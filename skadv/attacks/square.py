@@ -217,29 +217,32 @@ class Square(Attack):
         feasible: FeasibleSet,
         generator: torch.Generator | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        eps, image = feasible.eps, x0.ndim == 4
+        image = x0.ndim == 4
         x_best = self._settle(feasible, x0 + self._start(feasible, x0, generator), x0)
         margin = margins(scores(x_best), y)
-        loss = margin.clone()
+        # the samples still correct, kept compact until one of them is fooled
+        index = (margin > 0).nonzero().squeeze(1)
+        x, base, label, best = x0[index], x_best[index], y[index], margin[index]
         for iteration in range(self.n_queries):
-            active = (margin > 0).nonzero().squeeze(1)
-            if not len(active):
+            if not len(index):
                 break
-            x, base = x0[active], x_best[active]
             p = share(self.p_init, iteration)
             if feasible.norm == "linf":
-                window = self._window(base, p, image, generator)
-                signs = self._signs(base, window, generator)
-                candidate = torch.where(window, x + eps * feasible._unscaled(signs), base)
+                candidate = self._linf_candidate(feasible, x, base, p, image, generator)
             else:
                 candidate = self._l2_candidate(feasible, x, base, p, image, generator)
             candidate = self._settle(feasible, candidate, x)
-            new_margin = margins(scores(candidate), y[active])
-            improved = (new_margin < loss[active]) | (new_margin <= 0)
-            keep = active[improved]
-            x_best[keep] = candidate[improved]
-            loss[keep] = torch.minimum(new_margin[improved], loss[keep])
-            margin[keep] = new_margin[improved]
+            new = margins(scores(candidate), label)
+            # an active margin is > 0, so a fooling query is always an improvement
+            improved = (new < best).reshape((-1,) + (1,) * (x.ndim - 1))
+            base = torch.where(improved, candidate, base)
+            best = torch.minimum(new, best)
+            fooled = best <= 0
+            if bool(fooled.any()):
+                x_best[index], margin[index] = base, best
+                kept = fooled.logical_not()
+                index, x, base, label, best = (t[kept] for t in (index, x, base, label, best))
+        x_best[index], margin[index] = base, best
         return x_best, margin
 
     def _start(
@@ -259,31 +262,51 @@ class Square(Attack):
 
     def _window(
         self, x: torch.Tensor, p: float, image: bool, generator: Any, odd: bool = False
-    ) -> torch.Tensor:
-        """Which features the query changes: one square per image (all channels), at a
+    ) -> tuple:
+        """Which features the query changes, as an index into ``x`` (an image batch) or
+        into its flat view (other batches): one square per image (all channels), at a
         uniformly random position, or a random set of about ``p`` of the features of a flat
         sample. ``odd`` windows (L2) have an odd side of at least 3, as in the paper."""
-        window = torch.zeros_like(x, dtype=torch.bool)
         if image:
-            c, h, w = x.shape[1:]
+            h, w = x.shape[2:]
             s = max(int(round(math.sqrt(p * h * w))), 3 if odd else 1)
             s = min(s + (1 if odd and s % 2 == 0 else 0), h, w)
             top = int(torch.randint(0, h - s + 1, (1,), generator=generator, device=x.device))
             left = int(torch.randint(0, w - s + 1, (1,), generator=generator, device=x.device))
-            window[:, :, top : top + s, left : left + s] = True
-            return window
-        flat = window.reshape(len(x), -1)
-        d = flat.shape[1]
+            return (slice(None), slice(None), slice(top, top + s), slice(left, left + s))
+        d = x[0].numel()
         k = min(max(int(round(p * d)), 1), d)
-        picked = torch.rand(d, generator=generator, device=x.device).argsort()[:k]
-        flat[:, picked] = True
-        return window
+        return (slice(None), torch.rand(d, generator=generator, device=x.device).argsort()[:k])
 
-    def _signs(self, x: torch.Tensor, window: torch.Tensor, generator: Any) -> torch.Tensor:
-        """One random sign per image channel (as the paper), or per feature of a table."""
-        if x.ndim == 4:
-            return self._random_signs((len(x), x.shape[1], 1, 1), x, generator).expand_as(x)
-        return self._random_signs(x.shape, x, generator)
+    @staticmethod
+    def _part(x: torch.Tensor, image: bool) -> torch.Tensor:
+        """The view of ``x`` that ``window`` indexes."""
+        return x if image else x.reshape(len(x), -1)
+
+    def _mask(self, x: torch.Tensor, window: tuple, image: bool) -> torch.Tensor:
+        mask = torch.zeros_like(x, dtype=torch.bool)
+        self._part(mask, image)[window] = True
+        return mask
+
+    def _linf_candidate(
+        self,
+        feasible: FeasibleSet,
+        x0: torch.Tensor,
+        base: torch.Tensor,
+        p: float,
+        image: bool,
+        generator: Any,
+    ) -> torch.Tensor:
+        """A corner of the eps-ball inside a new window, ``base`` elsewhere."""
+        window = self._window(base, p, image, generator)
+        if image:  # one random sign per image channel, as the paper
+            signs = self._random_signs((len(x0), x0.shape[1], 1, 1), x0, generator)
+        else:
+            signs = self._random_signs(x0.shape, x0, generator)
+        corner = x0 + feasible.eps * feasible._unscaled(signs)
+        candidate = base.clone()
+        self._part(candidate, image)[window] = self._part(corner, image)[window]
+        return candidate
 
     def _l2_candidate(
         self,
@@ -296,8 +319,8 @@ class Square(Attack):
     ) -> torch.Tensor:
         """Move L2 mass of the perturbation into a new window, as the paper does."""
         delta = feasible._scaled(base - x0)
-        first = self._window(base, p, image, generator, odd=True)
-        second = self._window(base, p, image, generator, odd=True)
+        first = self._mask(base, self._window(base, p, image, generator, odd=True), image)
+        second = self._mask(base, self._window(base, p, image, generator, odd=True), image)
         if image:
             c = x0.shape[1]
             rows = first.any(dim=(0, 1, 3)).nonzero().squeeze(1)

@@ -12,6 +12,7 @@ between columns. Attacks move through :meth:`FeasibleSet.direction` and
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,9 @@ REPAIR_ROUNDS = 30
 def per_sample_norm(t: torch.Tensor, p: float) -> torch.Tensor:
     """The ``p``-norm of each sample of ``t``, shaped to broadcast against ``t``."""
     flat = t.reshape(len(t), -1)
-    return torch.linalg.vector_norm(flat, ord=p, dim=1).reshape((-1,) + (1,) * (t.ndim - 1))
+    # abs().amax() is an order of magnitude faster than vector_norm(ord=inf) on the CPU
+    size = flat.abs().amax(dim=1) if p == math.inf else torch.linalg.vector_norm(flat, ord=p, dim=1)
+    return size.reshape((-1,) + (1,) * (t.ndim - 1))
 
 
 def normalize(grad: torch.Tensor, norm: str) -> torch.Tensor:
