@@ -1,6 +1,5 @@
 """Standard AutoAttack and its parts, against the reference ports, and black-box judging."""
 
-import math
 import warnings
 
 import numpy as np
@@ -17,7 +16,6 @@ from sklearn.preprocessing import StandardScaler
 
 import skadv
 from skadv import AdversarialTrainer, ThreatModel, make_robust_scorer, robust_accuracy
-from skadv.attacks import Square
 from skadv.exceptions import NotDifferentiableError
 from skadv.metrics import robustness_report
 from skadv.modules import MLP
@@ -101,27 +99,14 @@ def test_fab_t_agrees_with_torchattacks(models, images):
         assert abs(ours - theirs) <= 0.005, (ours, theirs)
 
 
-def reference_positions(self, x, p, image, generator, odd=False):
-    """The window placement of the reference Square (and its torchattacks port): a
-    start drawn from [0, h - s), which never reaches the last position."""
-    window = torch.zeros_like(x, dtype=torch.bool)
-    _, h, w = x.shape[1:]
-    s = max(int(round(math.sqrt(p * h * w))), 3 if odd else 1)
-    s = min(s + (1 if odd and s % 2 == 0 else 0), h, w)
-    top = int((h - s) * torch.rand(1, generator=generator))
-    left = int((w - s) * torch.rand(1, generator=generator))
-    window[:, :, top : top + s, left : left + s] = True
-    return window
-
-
 @pytest.mark.parametrize(("norm", "eps"), [("linf", 0.1), ("l2", 1.0)])
 def test_square_agrees_with_torchattacks_and_is_stronger_with_uniform_windows(
-    norm, eps, models, images, monkeypatch
+    norm, eps, models, images
 ):
     _, _, X, y = images
     model = models["undefended"]
     module = model.module_.eval()
-    seeds, queries = range(3), 300
+    seeds, queries = range(20), 300
     port = []
     for seed in seeds:
         attack = torchattacks.Square(
@@ -135,24 +120,29 @@ def test_square_agrees_with_torchattacks_and_is_stronger_with_uniform_windows(
         with torch.no_grad():
             adv = attack(torch.as_tensor(X), torch.as_tensor(y))
             port.append(float((module(adv).argmax(1).numpy() == y).mean()))
-    ours = [
-        robust_accuracy(
-            model, X, y, "square", eps=eps, norm=norm, n_queries=queries, random_state=s
-        )
-        for s in seeds
-    ]
-    with monkeypatch.context() as patched:
-        patched.setattr(Square, "_window", reference_positions)
-        same_windows = [
+
+    def ours(placement, seeds):
+        return [
             robust_accuracy(
-                model, X, y, "square", eps=eps, norm=norm, n_queries=queries, random_state=s
+                model,
+                X,
+                y,
+                "square",
+                eps=eps,
+                norm=norm,
+                n_queries=queries,
+                placement=placement,
+                random_state=seed,
             )
-            for s in seeds
+            for seed in seeds
         ]
-    # 540 images, 3 seeds: the standard error of the difference is about 1.5 points
-    assert np.mean(same_windows) <= np.mean(port) + 0.015, (same_windows, port)
-    assert abs(np.mean(same_windows) - np.mean(port)) <= 0.03, (same_windows, port)
-    assert np.mean(ours) < np.mean(port)  # every window position, as the paper draws them
+
+    # 540 images and 20 seeds a side: the standard error of the difference is about
+    # 0.25 points, half the issue's tolerance
+    same_placement = ours("reference", seeds)
+    assert abs(np.mean(same_placement) - np.mean(port)) <= 0.005, (same_placement, port)
+    # every window position, as the paper draws them: 8 points stronger on these digits
+    assert np.mean(ours("uniform", range(3))) < np.mean(port) - 0.04
 
 
 def test_standard_autoattack_runs_each_attack_on_the_robust_points(models, images):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -9,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, Options
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from skadv.attacks.base import RANDOM_STATE, Attack, AttackContext
 from skadv.threat.feasible import FeasibleSet, normalize, per_sample_norm
@@ -44,20 +45,26 @@ def margins(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return true - others
 
 
-def _rectangle(h: int, w: int, device: Any) -> torch.Tensor:
+def _rectangle(h: int, w: int) -> torch.Tensor:
     """Concentric rectangles of weight 1 / k^2 around the centre, unit L2 norm."""
-    delta = torch.zeros(h, w, device=device)
+    delta = torch.zeros(h, w)
     top, left = h // 2, w // 2
     for k in range(max(h // 2 + 1, w // 2 + 1)):
         delta[max(top - k, 0) : top + k + 1, max(left - k, 0) : left + k + 1] += 1.0 / (k + 1) ** 2
     return delta / delta.norm()
 
 
-def _eta(s: int, device: Any, generator: torch.Generator | None) -> torch.Tensor:
-    """The L2 window of the paper: a positive and a negative half, unit norm."""
-    delta = torch.cat([_rectangle(s // 2, s, device), -_rectangle(s - s // 2, s, device)])
-    delta = delta / delta.norm()
-    flip = torch.rand(1, generator=generator, device=device) > 0.5
+@functools.lru_cache(maxsize=64)
+def _profile(s: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The L2 window of the paper, side ``s``: a positive and a negative half, unit norm."""
+    delta = torch.cat([_rectangle(s // 2, s), -_rectangle(s - s // 2, s)])
+    return (delta / delta.norm()).to(device=device, dtype=dtype)
+
+
+def _eta(s: int, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """The paper's L2 window, transposed at random."""
+    delta = _profile(s, like.device, like.dtype)
+    flip = torch.rand(1, generator=generator, device=like.device) > 0.5
     return delta.T if bool(flip) else delta
 
 
@@ -81,6 +88,14 @@ class Square(Attack):
         Initial share of the features a window covers.
     n_restarts : int, default=1
         Runs from fresh starts, on the samples still correct.
+    placement : {"uniform", "reference"}, default="uniform"
+        Where the windows of an image go. "uniform" draws every position with the same
+        probability and starts L2 at a random point of the sphere. "reference" draws
+        them as the reference implementation (fra31/auto-attack) and its ports do: a
+        window never covers the last row or column unless it spans the image, and L2
+        starts from the reference's grid of signed blocks. "uniform" is the stronger;
+        "reference" reproduces the reference's numbers. Flat samples (tables) draw
+        random feature sets either way.
     targeted : False
         Untargeted only.
     clip_values, feature_mask
@@ -105,6 +120,7 @@ class Square(Attack):
         "n_queries": [Interval(Integral, 1, None, closed="left")],
         "p_init": [Interval(Real, 0, 1, closed="right")],
         "n_restarts": [Interval(Integral, 1, None, closed="left")],
+        "placement": [StrOptions({"uniform", "reference"})],
         "targeted": [Options(bool, {False})],
         "random_state": RANDOM_STATE,
     }
@@ -116,6 +132,7 @@ class Square(Attack):
         n_queries: int = 5000,
         p_init: float = 0.8,
         n_restarts: int = 1,
+        placement: str = "uniform",
         targeted: bool = False,
         clip_values: tuple | None = None,
         feature_mask=None,
@@ -126,6 +143,7 @@ class Square(Attack):
         self.n_queries = n_queries
         self.p_init = p_init
         self.n_restarts = n_restarts
+        self.placement = placement
         self.targeted = targeted
         self.clip_values = clip_values
         self.feature_mask = feature_mask
@@ -248,12 +266,27 @@ class Square(Attack):
     def _start(
         self, feasible: FeasibleSet, x0: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
-        """Vertical stripes of +-eps (Linf images), or a random point of the sphere."""
+        """Vertical stripes of +-eps (Linf images), or a point of the L2 sphere: a random
+        one, or the reference's grid of signed blocks."""
         if feasible.norm == "linf":
             shape = (x0.shape[0], x0.shape[1], 1, x0.shape[3]) if x0.ndim == 4 else x0.shape
             signs = self._random_signs(shape, x0, generator).expand_as(x0)
             return feasible.eps * feasible._unscaled(signs)
-        return feasible.random_delta(x0, generator, on_boundary=True)
+        if self.placement == "uniform":
+            return feasible.random_delta(x0, generator, on_boundary=True)
+        if x0.ndim != 4:
+            signs = self._random_signs(x0.shape, x0, generator)
+            return feasible.eps * feasible._unscaled(normalize(signs, "l2"))
+        n, c, h, w = x0.shape
+        s = max(h // 5, 1)
+        first = (h - 5 * s) // 2
+        delta = torch.zeros_like(x0)
+        for top in range(first, first + h // s * s, s):
+            for left in range(first, first + w // s * s, s):
+                block = _eta(s, x0, generator)
+                signs = self._random_signs((n, c, 1, 1), x0, generator)
+                delta[:, :, top : top + s, left : left + s] += block * signs
+        return feasible.eps * feasible._unscaled(normalize(delta, "l2"))
 
     @staticmethod
     def _random_signs(shape: Any, like: torch.Tensor, generator: Any) -> torch.Tensor:
@@ -271,12 +304,18 @@ class Square(Attack):
             h, w = x.shape[2:]
             s = max(int(round(math.sqrt(p * h * w))), 3 if odd else 1)
             s = min(s + (1 if odd and s % 2 == 0 else 0), h, w)
-            top = int(torch.randint(0, h - s + 1, (1,), generator=generator, device=x.device))
-            left = int(torch.randint(0, w - s + 1, (1,), generator=generator, device=x.device))
+            top, left = self._offset(h - s, generator, x), self._offset(w - s, generator, x)
             return (slice(None), slice(None), slice(top, top + s), slice(left, left + s))
         d = x[0].numel()
         k = min(max(int(round(p * d)), 1), d)
         return (slice(None), torch.rand(d, generator=generator, device=x.device).argsort()[:k])
+
+    def _offset(self, room: int, generator: Any, like: torch.Tensor) -> int:
+        """Where a window starts when ``room`` positions are spare: any of the ``room + 1``,
+        or, as the reference draws it, ``floor(room * u)``, which never reaches ``room``."""
+        if self.placement == "reference":
+            return int(room * torch.rand(1, generator=generator, device=like.device))
+        return int(torch.randint(0, room + 1, (1,), generator=generator, device=like.device))
 
     @staticmethod
     def _part(x: torch.Tensor, image: bool) -> torch.Tensor:
@@ -317,28 +356,36 @@ class Square(Attack):
         image: bool,
         generator: Any,
     ) -> torch.Tensor:
-        """Move L2 mass of the perturbation into a new window, as the paper does."""
+        """Move L2 mass of the perturbation into a new window, as the paper does (for
+        images, per channel, as the reference does)."""
         delta = feasible._scaled(base - x0)
-        first = self._mask(base, self._window(base, p, image, generator, odd=True), image)
-        second = self._mask(base, self._window(base, p, image, generator, odd=True), image)
+        first_at = self._window(base, p, image, generator, odd=True)
+        second_at = self._window(base, p, image, generator, odd=True)
+        first, second = self._mask(base, first_at, image), self._mask(base, second_at, image)
+        fresh = torch.zeros_like(delta)
         if image:
-            c = x0.shape[1]
-            rows = first.any(dim=(0, 1, 3)).nonzero().squeeze(1)
-            s = len(rows)
-            profile = _eta(s, x0.device, generator).to(x0.dtype)
-            fresh = torch.zeros_like(delta)
-            signs = self._random_signs((len(x0), c, 1, 1), x0, generator)
-            fresh[first] = (profile * signs).reshape(-1)
+            n, c = x0.shape[:2]
+            side = first_at[2].stop - first_at[2].start
+            profile = _eta(side, x0, generator)
+            fresh[first_at] = profile * self._random_signs((n, c, 1, 1), x0, generator)
         else:
+            c = 1
             fresh = torch.where(
                 first,
                 torch.randn(delta.shape, generator=generator, device=x0.device, dtype=x0.dtype),
                 0,
             )
+        dims = (2, 3) if image else tuple(range(1, x0.ndim))
+
+        def size(t: torch.Tensor) -> torch.Tensor:
+            return (t**2).sum(dim=dims, keepdim=True).sqrt()
+
+        def unit(t: torch.Tensor) -> torch.Tensor:
+            return t / (size(t) + 1e-12)
+
         both = first | second
-        spare = (feasible.eps**2 - per_sample_norm(delta, 2) ** 2).clamp_min(0)
-        mass = (spare + per_sample_norm(delta * both, 2) ** 2).sqrt()
-        old = delta * first
-        fresh = normalize(fresh + normalize(old, "l2"), "l2") * mass
+        spare = (feasible.eps**2 - per_sample_norm(delta, 2) ** 2).clamp_min(0) / c
+        mass = (spare + size(delta * both) ** 2).sqrt()
+        fresh = unit(fresh + unit(delta * first)) * mass
         delta = torch.where(both, 0, delta) + fresh * first
         return x0 + feasible._unscaled(normalize(delta, "l2") * feasible.eps)
