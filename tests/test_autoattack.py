@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 import skadv
 from skadv import AdversarialTrainer, ThreatModel, make_robust_scorer, robust_accuracy
+from skadv.attacks.fab import hyperplane_step
 from skadv.exceptions import NotDifferentiableError
 from skadv.metrics import robustness_report
 from skadv.modules import MLP
@@ -97,6 +98,20 @@ def test_fab_t_agrees_with_torchattacks(models, images):
             theirs = float((module(adv).argmax(1).numpy() == y).mean())
         # one run from the clean point: deterministic, so the 0.5 points hold
         assert abs(ours - theirs) <= 0.005, (ours, theirs)
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_fab_projection_stays_finite_when_the_boundary_is_out_of_reach(norm):
+    # the middle input has no weight (the model ignores it); the first row's hyperplane
+    # lies beyond its box, so every coordinate moves to its room: in L2 the ignored one
+    # once came out NaN, which froze that sample for the rest of the attack
+    w = torch.tensor([[1.0, 0.0, 2.0], [-1.0, 0.0, 0.5]])
+    low, high = torch.full((2, 3), -0.1), torch.full((2, 3), 0.1)
+    step = hyperplane_step(w, torch.tensor([100.0, -0.05]), low, high, norm)
+    assert torch.isfinite(step).all()
+    assert torch.equal(step[0], torch.tensor([0.1, 0.0, 0.1]))
+    assert float(w[1] @ step[1]) == pytest.approx(-0.05)
+    assert bool(((step >= low) & (step <= high)).all())
 
 
 @pytest.mark.parametrize(("norm", "eps"), [("linf", 0.1), ("l2", 1.0)])

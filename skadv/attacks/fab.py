@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, Options
 
 from skadv.attacks.apgd import n_targets, top_classes
 from skadv.attacks.base import RANDOM_STATE, Attack, AttackContext
-from skadv.threat.feasible import FeasibleSet, per_sample_norm
+from skadv.threat.feasible import per_sample_norm
 
 
 def row_order(t: torch.Tensor) -> torch.Tensor:
@@ -39,12 +39,15 @@ def hyperplane_step(
     c = c.abs()
     room = torch.where(w > 0, high, torch.where(w < 0, -low, 0)).clamp_min(0)
     a = w.abs()
-    rate = torch.ones_like(a) if norm == "linf" else a
-    level = torch.where(rate > 0, room / rate.clamp_min(torch.finfo(a.dtype).tiny), torch.inf)
+    if norm == "linf":  # rate 1: a coordinate runs out of room at lam == room
+        rate, level, slope = 1.0, room, a
+    else:
+        rate, slope = a, a * a
+        level = torch.where(a > 0, room / a.clamp_min(torch.finfo(a.dtype).tiny), torch.inf)
     order = row_order(level)
     level_s = level.gather(1, order)
     cap_s = (a * room).gather(1, order)
-    slope_s = (a * rate).gather(1, order)
+    slope_s = slope.gather(1, order)
     cap_before = cap_s.cumsum(dim=1) - cap_s
     slope_from = slope_s.flip(1).cumsum(dim=1).flip(1)
     reach = torch.where(slope_from > 0, cap_before + level_s * slope_from, cap_before)
@@ -53,9 +56,10 @@ def hyperplane_step(
     lam = (c - cap_before.gather(1, k).squeeze(1)) / slope_from.gather(1, k).squeeze(1).clamp_min(
         torch.finfo(a.dtype).tiny
     )
-    lam = torch.where(count.squeeze(1) == w.shape[1], torch.inf, lam.clamp_min(0))
-    step = torch.minimum(lam[:, None] * rate, room)
-    return torch.sign(w) * step
+    # a row that cannot reach c: every coordinate to its room (a finite lam keeps 0 * lam
+    # at 0 where a weight is 0)
+    lam = torch.where(count.squeeze(1) == w.shape[1], torch.finfo(a.dtype).max, lam.clamp_min(0))
+    return torch.minimum(lam[:, None] * rate, room).copysign(w)
 
 
 class FAB(Attack):
@@ -195,25 +199,25 @@ class FAB(Attack):
         rows = torch.arange(len(x), device=x.device)
         return diffs.detach()[rows, nearest], grads[rows, nearest]
 
+    @staticmethod
     def _project(
-        self,
-        feasible: FeasibleSet,
+        norm: str,
         x: torch.Tensor,
-        x0: torch.Tensor,
+        box: tuple[torch.Tensor, torch.Tensor],
+        scale: torch.Tensor | None,
         grad: torch.Tensor,
         gap: torch.Tensor,
     ) -> torch.Tensor:
         """The smallest step from ``x`` onto ``{z: gap + grad @ (z - x) == 0}``, inside the
-        bounds, in the threat model's (scaled) norm."""
+        ``box`` of bounds, in the threat model's ``norm`` (scaled per feature)."""
         n = len(x)
-        low = feasible.clip(torch.full_like(x, -torch.inf), x0) - x
-        high = feasible.clip(torch.full_like(x, torch.inf), x0) - x
-        scale = torch.ones_like(x) if feasible.scale is None else feasible.scale.expand_as(x)
-        w = (grad * scale).reshape(n, -1)
+        low, high = box[0] - x, box[1] - x
+        if scale is not None:
+            grad, low, high = grad * scale, low / scale, high / scale
         step = hyperplane_step(
-            w, -gap, (low / scale).reshape(n, -1), (high / scale).reshape(n, -1), feasible.norm
-        )
-        return step.reshape(x.shape) * scale
+            grad.reshape(n, -1), -gap, low.reshape(n, -1), high.reshape(n, -1), norm
+        ).reshape(x.shape)
+        return step if scale is None else step * scale
 
     def _single_run(
         self, ctx: AttackContext, target: torch.Tensor | None, random_start: bool
@@ -227,13 +231,21 @@ class FAB(Attack):
         if random_start:
             x = ctx.project(x0 + 0.5 * feasible.random_delta(x0, ctx.generator, on_boundary=True))
         norm = float("inf") if feasible.norm == "linf" else 2.0
+        # projections from x and from x0 at once (one sort for the two), in the bounds
+        twice = torch.cat([x0, x0])
+        box = (
+            feasible.clip(torch.full_like(twice, -torch.inf), twice),
+            feasible.clip(torch.full_like(twice, torch.inf), twice),
+        )
+        scale = None if feasible.scale is None else feasible.scale.expand_as(twice)
         for _ in range(self.steps):
             gap, grad = self._boundary(ctx, x, target)
             gap_clean = gap + (grad * (x0 - x)).reshape(n, -1).sum(dim=1)
-            both = self._project(  # from x and from x0 at once: one sort for the two
-                feasible,
+            both = self._project(
+                feasible.norm,
                 torch.cat([x, x0]),
-                torch.cat([x0, x0]),
+                box,
+                scale,
                 torch.cat([grad, grad]),
                 torch.cat([gap, gap_clean]),
             )
@@ -245,7 +257,7 @@ class FAB(Attack):
             fooled = ctx.succeeded(ctx.logits(x))
             size = per_sample_norm(feasible._scaled(x - x0), norm).reshape(-1)
             better = fooled & (size < radius)
-            best[better] = x[better]
+            best = torch.where(better.reshape(shape), x, best)
             radius = torch.where(better, size, radius)
             x = torch.where(fooled.reshape(shape), x0 + (x - x0) * self.beta, x)
         return best
