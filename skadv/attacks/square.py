@@ -319,7 +319,7 @@ class Square(Attack):
 
     @staticmethod
     def _part(x: torch.Tensor, image: bool) -> torch.Tensor:
-        """The view of ``x`` that ``window`` indexes."""
+        """The view of ``x`` that a window from :meth:`_window` indexes."""
         return x if image else x.reshape(len(x), -1)
 
     def _mask(self, x: torch.Tensor, window: tuple, image: bool) -> torch.Tensor:
@@ -362,11 +362,11 @@ class Square(Attack):
         first_at = self._window(base, p, image, generator, odd=True)
         second_at = self._window(base, p, image, generator, odd=True)
         first, second = self._mask(base, first_at, image), self._mask(base, second_at, image)
-        fresh = torch.zeros_like(delta)
         if image:
             n, c = x0.shape[:2]
             side = first_at[2].stop - first_at[2].start
             profile = _eta(side, x0, generator)
+            fresh = torch.zeros_like(delta)
             fresh[first_at] = profile * self._random_signs((n, c, 1, 1), x0, generator)
         else:
             c = 1
