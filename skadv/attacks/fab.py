@@ -260,4 +260,6 @@ class FAB(Attack):
             best = torch.where(better.reshape(shape), x, best)
             radius = torch.where(better, size, radius)
             x = torch.where(fooled.reshape(shape), x0 + (x - x0) * self.beta, x)
-        return best
+        # as the reference: a perturbation larger than eps does not count, even where its
+        # projection onto the ball would still fool the model
+        return torch.where((radius <= feasible.eps).reshape(shape), best, x0)
