@@ -279,7 +279,7 @@ class Square(Attack):
             return feasible.eps * feasible._unscaled(normalize(signs, "l2"))
         n, c, h, w = x0.shape
         s = max(h // 5, 1)
-        first = (h - 5 * s) // 2
+        first = max((h - 5 * s) // 2, 0)  # the reference needs h >= 5; smaller images start at 0
         delta = torch.zeros_like(x0)
         for top in range(first, first + h // s * s, s):
             for left in range(first, first + w // s * s, s):
