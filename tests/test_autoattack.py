@@ -1,5 +1,6 @@
 """Standard AutoAttack and its parts, against the reference ports, and black-box judging."""
 
+import math
 import warnings
 
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 import skadv
 from skadv import AdversarialTrainer, ThreatModel, make_robust_scorer, robust_accuracy
+from skadv.attacks import APGD, FAB, Square
 from skadv.attacks.fab import hyperplane_step
 from skadv.exceptions import NotDifferentiableError
 from skadv.metrics import robustness_report
@@ -174,6 +176,49 @@ def test_square_agrees_with_torchattacks_and_is_stronger_with_uniform_windows(
     assert abs(np.mean(same_placement) - np.mean(port)) <= 0.005, (same_placement, port)
     # every window position, as the paper draws them: 8 points stronger on these digits
     assert np.mean(ours("uniform", range(3))) < np.mean(port) - 0.04
+
+
+PARTS = {
+    "apgd-ce": lambda: APGD(loss="ce", steps=10),
+    "apgd-dlr": lambda: APGD(loss="dlr", steps=10),
+    "apgd-t": lambda: APGD(loss="dlr", steps=10, n_target_classes=2),
+    "fab": lambda: FAB(steps=10),
+    "fab-t": lambda: FAB(steps=10, n_target_classes=2),
+    "square": lambda: Square(n_queries=60),
+    "square, reference placement": lambda: Square(n_queries=60, placement="reference"),
+}
+
+
+@pytest.mark.parametrize("shape", [(10,), (3, 6, 6)], ids=["table", "color image"])
+@pytest.mark.parametrize(("norm", "eps"), [("linf", 0.1), ("l2", 0.5)])
+@pytest.mark.parametrize("name", list(PARTS))
+def test_every_part_keeps_to_the_budget_bounds_and_mask_on_any_shape(name, norm, eps, shape):
+    torch.manual_seed(0)
+    d = math.prod(shape)
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(d, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3)
+    ).eval()
+    with torch.no_grad():
+        model[1].weight *= 4  # the inputs, not the biases, decide the class
+    x = torch.rand((64, *shape), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        y = model(x).argmax(1)  # every sample starts correct
+    mask = np.ones(shape, dtype=bool)
+    mask.reshape(-1)[: d // 3] = False  # a third of the features cannot move
+    attack = PARTS[name]().set_params(
+        eps=eps, norm=norm, clip_values=(0.0, 1.0), feature_mask=mask, random_state=0
+    )
+    x_before = x.clone()
+    x_adv = attack.perturb(model, x, y)
+    assert torch.equal(x, x_before)
+    delta = (x_adv - x).reshape(len(x), -1)
+    size = delta.abs().amax(dim=1) if norm == "linf" else delta.norm(dim=1)
+    assert torch.isfinite(x_adv).all()
+    assert size.max() <= eps + 1e-5
+    assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+    assert torch.equal(delta[:, : d // 3], torch.zeros_like(delta[:, : d // 3]))
+    with torch.no_grad():
+        assert (model(x_adv).argmax(1) != y).any()  # it found something
 
 
 def test_standard_autoattack_runs_each_attack_on_the_robust_points(models, images):
